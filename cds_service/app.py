@@ -1,0 +1,34 @@
+"""Application factory: builds the Flask app from Settings; nothing happens at import time."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from .coding import build_coder
+from .config import Settings
+from .logs import configure_logging
+from .pipeline import Pipeline
+from .protocol.cors import register_cors
+from .protocol.errors import register_error_handlers
+from .protocol.routes import bp as cds_bp
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    configure_logging(settings.json_logs)
+    app = Flask(__name__)
+    app.config["SETTINGS"] = settings
+    app.json.sort_keys = False
+    app.json.compact = True
+
+    register_error_handlers(app)
+    register_cors(app)  # before authentication: preflights carry no credentials
+    app.register_blueprint(cds_bp)
+
+    app.extensions["cds_pipeline"] = Pipeline(settings, build_coder(settings))
+    log.info("service ready", extra={"profile": settings.profile})
+    return app

@@ -1,0 +1,77 @@
+"""Configuration: one object built from environment variables and passed in, never read deep inside."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEVELOPMENT = "development"
+PRODUCTION = "production"
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: str = DEVELOPMENT
+    # Storage: SQLite file unless DATABASE_URL names a PostgreSQL server.
+    database_url: str = ""
+    sqlite_path: Path = REPO_ROOT / "var" / "cds.sqlite3"
+    rule_packs_dir: Path = REPO_ROOT / "cards"
+    # Outbound FHIR calls: per-request timeout, total budget for one hook call, paging bound, size cap.
+    fhir_request_timeout: float = 1.5
+    fhir_time_budget: float = 2.0
+    fhir_max_pages: int = 5
+    fhir_max_response_bytes: int = 8 * 1024 * 1024
+    fhir_max_workers: int = 8
+    # Inbound limits.
+    max_body_bytes: int = 2 * 1024 * 1024
+    max_bundle_entries: int = 2000
+    max_json_depth: int = 64
+    # Trust.
+    trusted_issuers_file: Path | None = None
+    auth_required: bool = False
+    trust_forwarded_headers: bool = False
+    public_base_url: str = ""
+    playground_enabled: bool = True
+    json_logs: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        return self.profile == PRODUCTION
+
+    def with_overrides(self, **changes) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        profile = env.get("CDS_PROFILE", DEVELOPMENT).strip().lower()
+        if profile not in (DEVELOPMENT, PRODUCTION):
+            raise ValueError(f"CDS_PROFILE must be '{DEVELOPMENT}' or '{PRODUCTION}', not {profile!r}")
+        production = profile == PRODUCTION
+        issuers = env.get("CDS_TRUSTED_ISSUERS")
+        defaults = cls()
+        return cls(
+            profile=profile,
+            database_url=env.get("DATABASE_URL", ""),
+            sqlite_path=Path(env.get("CDS_SQLITE_PATH", str(defaults.sqlite_path))),
+            rule_packs_dir=Path(env.get("CDS_RULE_PACKS", str(defaults.rule_packs_dir))),
+            fhir_request_timeout=float(env.get("CDS_FHIR_TIMEOUT", defaults.fhir_request_timeout)),
+            fhir_time_budget=float(env.get("CDS_FHIR_BUDGET", defaults.fhir_time_budget)),
+            fhir_max_pages=int(env.get("CDS_FHIR_MAX_PAGES", defaults.fhir_max_pages)),
+            max_body_bytes=int(env.get("CDS_MAX_BODY_BYTES", defaults.max_body_bytes)),
+            trusted_issuers_file=Path(issuers) if issuers else None,
+            auth_required=_bool(env.get("CDS_AUTH_REQUIRED"), production),
+            trust_forwarded_headers=_bool(env.get("CDS_TRUST_FORWARDED"), False),
+            public_base_url=env.get("CDS_PUBLIC_BASE_URL", "").rstrip("/"),
+            playground_enabled=_bool(env.get("CDS_PLAYGROUND"), not production),
+            json_logs=_bool(env.get("CDS_JSON_LOGS"), production),
+        )

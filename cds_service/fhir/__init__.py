@@ -1,0 +1,1 @@
+"""FHIR access: prefetch resolution, fetching what is missing, and checking resources before use."""

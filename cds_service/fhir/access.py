@@ -1,0 +1,210 @@
+"""Prefetch resolution: one code path for prefetched and fetched data, with an explicit outcome per key.
+
+- key present with data      -> PROVIDED (paging links of a prefetched Bundle are followed if a server is known)
+- key present with null      -> NULL: the client looked and found nothing; never refetched
+- key is an OperationOutcome -> the client's fetch failed: fetch it ourselves
+- key absent                 -> fetch it from fhirServer
+- cannot be had              -> UNAVAILABLE; a required key makes the call end in 412
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import requests
+
+from ..config import Settings
+from ..protocol.errors import ServiceError
+from ..services import PrefetchSpec, ServiceDefinition
+from .client import FetchError, FhirClient, entry_resources, next_link
+from .shape import invalid_reason
+
+_TOKEN = re.compile(r"\{\{\s*context\.(\w+)\s*\}\}")
+
+
+class Outcome(StrEnum):
+    PROVIDED = "provided"
+    NULL = "null"
+    FETCHED = "fetched"
+    UNAVAILABLE = "unavailable"
+
+
+@dataclass
+class KeyResult:
+    key: str
+    outcome: Outcome
+    resources: list[dict] = field(default_factory=list)
+    problem: str | None = None
+
+
+@dataclass
+class ClinicalData:
+    """The resources of a hook call, checked, with what could not be read or was skipped."""
+
+    results: dict[str, KeyResult]
+    # Resources from the request context (draft orders, the note being signed).
+    context_resources: list[dict] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._by_type: dict[str, list[dict]] = {}
+        seen: set[tuple[str, str]] = set()
+        for resource in self._all():
+            reason = invalid_reason(resource)
+            rtype = resource.get("resourceType") if isinstance(resource, dict) else None
+            if reason:
+                label = f"{rtype}/{resource.get('id')}" if isinstance(rtype, str) else "a resource"
+                self.skipped.append(f"{label}: {reason}")
+                continue
+            rid = resource.get("id")
+            if isinstance(rid, str):
+                if (rtype, rid) in seen:
+                    continue
+                seen.add((rtype, rid))
+            self._by_type.setdefault(rtype, []).append(resource)
+
+    def _all(self):
+        yield from self.context_resources
+        for result in self.results.values():
+            yield from result.resources
+
+    def of_type(self, resource_type: str) -> list[dict]:
+        return self._by_type.get(resource_type, [])
+
+    @property
+    def unread(self) -> list[KeyResult]:
+        return [r for r in self.results.values() if r.outcome is Outcome.UNAVAILABLE]
+
+
+def fill_template(template: str, context: dict) -> str | None:
+    """Replace {{context.x}} tokens; None when a token has no primitive value in the context."""
+    missing = False
+
+    def substitute(match: re.Match) -> str:
+        nonlocal missing
+        value = context.get(match.group(1))
+        if not isinstance(value, str | int) or isinstance(value, bool) or value == "":
+            missing = True
+            return ""
+        text = str(value)
+        # patientId may be given as "Patient/123"; queries want the bare id.
+        return text.split("/")[-1] if "/" in text else text
+
+    filled = _TOKEN.sub(substitute, template)
+    return None if missing else filled
+
+
+def query_for(spec: PrefetchSpec, context: dict) -> str | None:
+    query = fill_template(spec.template, context)
+    if query is None and spec.fallback:
+        query = fill_template(spec.fallback, context)
+    return query
+
+
+def _resources_of(value: dict) -> list[dict]:
+    if value.get("resourceType") == "Bundle":
+        return entry_resources(value)
+    return [value]
+
+
+def _is_outcome(value: object) -> bool:
+    return isinstance(value, dict) and value.get("resourceType") == "OperationOutcome"
+
+
+class FhirAccess:
+    """Resolves the prefetch of one hook call. Owns nothing per call: the session and pool are shared."""
+
+    def __init__(self, settings: Settings, session: requests.Session, executor: ThreadPoolExecutor):
+        self.settings = settings
+        self.session = session
+        self.executor = executor
+
+    def client_for(self, call: dict, deadline: float) -> FhirClient | None:
+        server = call.get("fhirServer")
+        if not server:
+            return None
+        auth = call.get("fhirAuthorization") or {}
+        return FhirClient(
+            session=self.session,
+            base_url=server,
+            access_token=auth.get("access_token"),
+            deadline=deadline,
+            request_timeout=self.settings.fhir_request_timeout,
+            max_bytes=self.settings.fhir_max_response_bytes,
+            max_pages=self.settings.fhir_max_pages,
+        )
+
+    def resolve(self, service: ServiceDefinition, call: dict, context_resources: list[dict]) -> ClinicalData:
+        deadline = time.monotonic() + self.settings.fhir_time_budget
+        prefetch = call.get("prefetch") or {}
+        context = call.get("context") or {}
+        try:
+            client = self.client_for(call, deadline)
+        except FetchError as exc:
+            raise ServiceError(400, str(exc), expression="fhirServer") from None
+
+        results: dict[str, KeyResult] = {}
+        pending: dict[str, tuple[str, str]] = {}  # key -> (query, kind)
+        for spec in service.prefetch:
+            value = prefetch.get(spec.key, ...)
+            query = query_for(spec, context)
+            kind = "search" if query and "?" in query else "read"
+            if value is None:
+                results[spec.key] = KeyResult(spec.key, Outcome.NULL)
+            elif value is not ... and not _is_outcome(value):
+                results[spec.key] = KeyResult(spec.key, Outcome.PROVIDED, _resources_of(value))
+                more = next_link(value) if value.get("resourceType") == "Bundle" else None
+                if more:
+                    pending[spec.key] = (more, "page")
+            elif query is None:
+                # A template whose tokens the context cannot fill (an encounter read with no encounterId).
+                results[spec.key] = KeyResult(spec.key, Outcome.NULL)
+            else:
+                pending[spec.key] = (query, kind)
+
+        if pending:
+            self._fetch_all(pending, results, client)
+
+        for spec in service.prefetch:
+            result = results[spec.key]
+            if result.outcome is Outcome.UNAVAILABLE and spec.required:
+                raise ServiceError(
+                    412,
+                    f"required data '{spec.key}' was neither prefetched nor readable from the FHIR server: "
+                    f"{result.problem}",
+                    expression=f"prefetch.{spec.key}",
+                )
+        return ClinicalData(results=results, context_resources=context_resources)
+
+    def _fetch_all(self, pending: dict[str, tuple[str, str]], results: dict, client: FhirClient | None) -> None:
+        if client is None:
+            for key, _ in pending.items():
+                results[key] = KeyResult(key, Outcome.UNAVAILABLE, problem="no prefetch and no FHIR server")
+            return
+
+        def fetch(query: str, kind: str) -> list[dict]:
+            if kind == "read":
+                found = client.read(query)
+                return [found] if found else []
+            return client.search(query)
+
+        futures = {key: self.executor.submit(fetch, q, kind) for key, (q, kind) in pending.items()}
+        for key, future in futures.items():
+            try:
+                remaining = max(0.05, client.deadline - time.monotonic() + 0.5)
+                fetched = future.result(timeout=remaining)
+            except FetchError as exc:
+                results[key] = KeyResult(key, Outcome.UNAVAILABLE, problem=str(exc))
+                continue
+            except TimeoutError:
+                results[key] = KeyResult(key, Outcome.UNAVAILABLE, problem="the FHIR server did not answer in time")
+                continue
+            previous = results.get(key)
+            if previous is not None and previous.outcome is Outcome.PROVIDED:
+                previous.resources.extend(fetched)  # further pages of a prefetched Bundle
+            else:
+                results[key] = KeyResult(key, Outcome.FETCHED, fetched)

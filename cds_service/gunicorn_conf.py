@@ -1,0 +1,14 @@
+"""gunicorn settings: HOST/PORT from the environment; workers sized for a small machine."""
+
+import multiprocessing
+import os
+
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8080')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", max(2, min(4, multiprocessing.cpu_count()))))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread"
+timeout = 30
+graceful_timeout = 10
+keepalive = 5
+accesslog = None  # access lines carry query strings; the service logs what it needs itself
+errorlog = "-"

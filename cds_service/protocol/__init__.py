@@ -1,0 +1,1 @@
+"""HTTP layer: routes, request validation, CORS, errors. Knows nothing about coding."""

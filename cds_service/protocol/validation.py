@@ -1,0 +1,120 @@
+"""Request bodies: size, JSON parsing, nesting depth and JSON Schema validation (schemas in the package)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from flask import Request
+from jsonschema import Draft202012Validator, FormatChecker
+from referencing import Registry, Resource
+
+from .errors import ServiceError
+
+_SCHEMA_FILES = (
+    "defs.schema.json",
+    "hook-request.schema.json",
+    "context-order-sign.schema.json",
+    "context-order-select.schema.json",
+    "context-encounter-discharge.schema.json",
+    "context-note-sign.schema.json",
+    "feedback.schema.json",
+)
+
+_formats = FormatChecker(formats=())
+
+
+@_formats.checks("date-time", raises=ValueError)
+def _is_datetime(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if "T" not in value and "t" not in value:
+        raise ValueError("not an RFC 3339 date-time")
+    parsed = datetime.fromisoformat(value.replace("z", "Z"))
+    if parsed.tzinfo is None:
+        raise ValueError("RFC 3339 date-time needs a time zone")
+    return True
+
+
+@cache
+def _registry() -> Registry:
+    folder = Path(__file__).resolve().parent.parent / "schemas"
+    registry = Registry()
+    for name in _SCHEMA_FILES:
+        contents = json.loads((folder / name).read_text(encoding="utf-8"))
+        registry = registry.with_resource(name, Resource.from_contents(contents))
+    return registry
+
+
+@cache
+def validator(schema_name: str) -> Draft202012Validator:
+    registry = _registry()
+    schema = registry.contents(schema_name)
+    return Draft202012Validator(schema, registry=registry, format_checker=_formats)
+
+
+def _path(parts) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def validate(instance: Any, schema_name: str, prefix: str = "") -> None:
+    """Raise a 400 ServiceError naming the first offending field (stable order: shallowest first)."""
+    errors = sorted(validator(schema_name).iter_errors(instance), key=lambda e: (len(e.path), list(map(str, e.path))))
+    if not errors:
+        return
+    error = errors[0]
+    field = _path(error.absolute_path)
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else ""
+        field = ".".join(p for p in (field, missing) if p)
+        message = f"missing required field '{prefix}{field}'"
+    elif error.validator == "dependentRequired":
+        message = f"{prefix}fhirServer is required when fhirAuthorization is present"
+        field = "fhirServer"
+    else:
+        shown = error.message if len(error.message) < 200 else error.message[:200] + "..."
+        message = f"invalid value at '{prefix}{field or '(body)'}': {shown}"
+    raise ServiceError(400, message, expression=f"{prefix}{field}" if field else None)
+
+
+def _depth_ok(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return False
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return True
+
+
+def json_body(request: Request, max_bytes: int, max_depth: int) -> Any:
+    """The request body as JSON, after the content-type, size and depth checks."""
+    mimetype = request.mimetype or ""
+    if mimetype not in ("application/json", "application/fhir+json") and not mimetype.endswith("+json"):
+        raise ServiceError(415, "Content-Type must be application/json")
+    length = request.content_length
+    if length is not None and length > max_bytes:
+        raise ServiceError(413, f"request body is larger than {max_bytes} bytes")
+    raw = request.stream.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise ServiceError(413, f"request body is larger than {max_bytes} bytes")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ServiceError(400, f"request body is not valid JSON: {type(exc).__name__}") from None
+    except RecursionError:
+        raise ServiceError(400, "request body is nested too deeply") from None
+    if not _depth_ok(body, max_depth):
+        raise ServiceError(400, f"request body is nested deeper than {max_depth} levels")
+    if not isinstance(body, dict):
+        raise ServiceError(400, "request body must be a JSON object")
+    return body

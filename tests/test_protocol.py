@@ -1,0 +1,139 @@
+"""CDS Hooks 2.0 protocol rules: discovery, envelope validation, errors, CORS."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from cds_service.protocol.response_check import response_problems
+from cds_service.services import NOTE_SIGN_HOOK
+
+ORDER_SIGN = "/cds-services/procedure-coding-order-sign"
+
+
+def order_sign_call(**overrides) -> dict:
+    call = {
+        "hook": "order-sign",
+        "hookInstance": str(uuid.uuid4()),
+        "context": {
+            "userId": "Practitioner/pr1",
+            "patientId": "p1",
+            "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": []},
+        },
+        "prefetch": {"patient": None, "encounter": None, "conditions": None, "coverage": None},
+    }
+    call.update(overrides)
+    return call
+
+
+def assert_outcome(response, status: int, mentions: str | None = None) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    body = response.get_json(force=True)
+    assert body["resourceType"] == "OperationOutcome"
+    if mentions:
+        assert mentions in body["issue"][0]["diagnostics"]
+    return body
+
+
+def test_discovery_lists_one_service_per_hook(client):
+    services = client.get("/cds-services").get_json()["services"]
+    hooks = {s["hook"] for s in services}
+    assert {"order-sign", "order-select", "encounter-discharge", NOTE_SIGN_HOOK} <= hooks
+    for service in services:
+        assert service["description"] and service["title"] and service["id"]
+        assert service["prefetch"]["patient"] == "Patient/{{context.patientId}}"
+    discharge = next(s for s in services if s["hook"] == "encounter-discharge")
+    assert set(discharge["prefetch"]) == {
+        "patient", "encounter", "conditions", "procedures", "imagingStudies", "observations", "documents",
+        "coverage",
+    }
+
+
+def test_valid_call_answers_spec_valid_cards(client):
+    response = client.post(ORDER_SIGN, json=order_sign_call())
+    assert response.status_code == 200
+    assert response_problems(response.get_json()) == []
+
+
+def test_unknown_service_is_404_outcome(client):
+    assert_outcome(client.post("/cds-services/nope", json=order_sign_call()), 404, "nope")
+
+
+def test_wrong_content_type_is_415(client):
+    assert_outcome(client.post(ORDER_SIGN, data="{}", content_type="text/plain"), 415)
+
+
+def test_malformed_json_is_400(client):
+    assert_outcome(client.post(ORDER_SIGN, data="{not json", content_type="application/json"), 400, "JSON")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda c: c.pop("hookInstance"), "hookInstance"),
+        (lambda c: c["context"].pop("patientId"), "context.patientId"),
+        (lambda c: c["context"].pop("draftOrders"), "context.draftOrders"),
+        (lambda c: c.update(prefetch={"patient": 5}), "prefetch.patient"),
+        (
+            lambda c: c.update(
+                fhirAuthorization={
+                    "access_token": "t", "token_type": "Bearer", "expires_in": 60, "scope": "s", "subject": "x",
+                }
+            ),
+            "fhirServer",
+        ),
+    ],
+)
+def test_schema_violation_names_the_field(client, mutate, field):
+    call = order_sign_call()
+    mutate(call)
+    body = assert_outcome(client.post(ORDER_SIGN, json=call), 400)
+    assert field in body["issue"][0]["diagnostics"]
+    assert body["issue"][0]["expression"] == [field]
+
+
+def test_hook_mismatch_is_400(client):
+    assert_outcome(client.post(ORDER_SIGN, json=order_sign_call(hook="order-select")), 400, "answers hook")
+
+
+def test_undefined_context_fields_are_ignored(client):
+    call = order_sign_call()
+    call["context"]["selections"] = ["ServiceRequest/x"]
+    assert client.post(ORDER_SIGN, json=call).status_code == 200
+
+
+def test_missing_required_data_without_fhir_server_is_412(client):
+    call = {
+        "hook": "encounter-discharge",
+        "hookInstance": str(uuid.uuid4()),
+        "context": {"userId": "Practitioner/pr1", "patientId": "p1", "encounterId": "e1"},
+    }
+    assert_outcome(client.post("/cds-services/procedure-coding-encounter-discharge", json=call), 412, "procedures")
+
+
+@pytest.mark.parametrize("path", ["/cds-services", ORDER_SIGN, ORDER_SIGN + "/feedback", "/healthz"])
+def test_cors_preflight_on_every_endpoint(client, path):
+    response = client.options(
+        path,
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
+    assert response.status_code in (200, 204)
+    assert "Authorization" in response.headers["Access-Control-Allow-Headers"]
+    assert "POST" in response.headers["Access-Control-Allow-Methods"]
+    assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+
+
+def test_errors_are_never_html(client):
+    response = client.get("/no/such/page")
+    assert_outcome(response, 404)
+    response = client.put("/cds-services")
+    assert_outcome(response, 405)
+
+
+def test_health(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
