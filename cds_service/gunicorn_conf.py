@@ -12,3 +12,5 @@ graceful_timeout = 10
 keepalive = 5
 accesslog = None  # access lines carry query strings; the service logs what it needs itself
 errorlog = "-"
+# The runtime control socket sits at one per-user path: several instances (tests, bench) would collide.
+control_socket_disable = True
