@@ -8,11 +8,14 @@ from flask import Flask
 
 from .coding import build_coder
 from .config import Settings
+from .feedback import bp as feedback_bp
 from .logs import configure_logging
 from .pipeline import Pipeline
 from .protocol.cors import register_cors
 from .protocol.errors import register_error_handlers
 from .protocol.routes import bp as cds_bp
+from .store import open_store
+from .store.audit import StoreAuditSink
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +31,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_error_handlers(app)
     register_cors(app)  # before authentication: preflights carry no credentials
     app.register_blueprint(cds_bp)
+    app.register_blueprint(feedback_bp)
 
-    app.extensions["cds_pipeline"] = Pipeline(settings, build_coder(settings))
+    # The store is opened (and its schema migrated) before the first request, once per worker.
+    store = open_store(settings)
+    app.extensions["cds_store"] = store
+    app.extensions["cds_pipeline"] = Pipeline(settings, build_coder(settings), audit=StoreAuditSink(store))
     log.info("service ready", extra={"profile": settings.profile})
     return app

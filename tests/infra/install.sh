@@ -2,3 +2,10 @@
 # Installs what the test suite needs beyond the venv (idempotent; CI runs it on a fresh machine).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+
+# PostgreSQL server binaries for the storage tests: tests/infra/postgres.py runs a throwaway cluster on
+# 127.0.0.1 from them (initdb + pg_ctl); the Debian package's own cluster is not used.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql
+fi
