@@ -11,6 +11,7 @@ from .config import Settings
 from .feedback import bp as feedback_bp
 from .logs import configure_logging
 from .pipeline import Pipeline
+from .playground import register_playground
 from .protocol.cors import register_cors
 from .protocol.errors import register_error_handlers
 from .protocol.routes import bp as cds_bp
@@ -32,6 +33,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_cors(app)  # before authentication: preflights carry no credentials
     app.register_blueprint(cds_bp)
     app.register_blueprint(feedback_bp)
+    if settings.playground_enabled:  # on in development, off in production unless CDS_PLAYGROUND says so
+        register_playground(app)
 
     # The store is opened (and its schema migrated) before the first request, once per worker.
     store = open_store(settings)

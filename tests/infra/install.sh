@@ -3,6 +3,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+# Chromium for the browser tests (tests/browser): Debian's own package, driven by Playwright for Python
+# through executable_path. Never `playwright install`, which would download a browser build.
+if [ ! -x /usr/bin/chromium ]; then
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-dejavu-core
+fi
+
 # PostgreSQL server binaries for the storage tests: tests/infra/postgres.py runs a throwaway cluster on
 # 127.0.0.1 from them (initdb + pg_ctl); the Debian package's own cluster is not used.
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
