@@ -24,6 +24,7 @@ from .client import FetchError, FhirClient, entry_resources, next_link
 from .shape import invalid_reason
 
 _TOKEN = re.compile(r"\{\{\s*context\.(\w+)\s*\}\}")
+_BEARER_TOKEN = re.compile(r"[\x21-\x7e]+")
 
 
 class Outcome(StrEnum):
@@ -128,6 +129,12 @@ class FhirAccess:
         if not server:
             return None
         auth = call.get("fhirAuthorization") or {}
+        token = auth.get("access_token")
+        if isinstance(token, str) and not _BEARER_TOKEN.fullmatch(token):
+            # It goes into an HTTP header: only visible ASCII can (RFC 6750 b64token is a subset).
+            raise ServiceError(
+                400, "fhirAuthorization.access_token must be visible ASCII", expression="fhirAuthorization.access_token"
+            )
         return FhirClient(
             session=self.session,
             base_url=server,

@@ -80,6 +80,8 @@ class FhirClient:
             raise FetchError("the FHIR server did not answer in time") from None
         except requests.RequestException as exc:
             raise FetchError(f"the FHIR server could not be reached ({type(exc).__name__})") from None
+        except ValueError:  # includes UnicodeError: a URL or header that cannot go on the wire
+            raise FetchError("the request to the FHIR server could not be built") from None
         if 300 <= status < 400:
             raise FetchError(f"the FHIR server answered with a redirect ({status}), not followed")
         if status in (401, 403):

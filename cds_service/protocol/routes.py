@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import cache
+from pathlib import Path
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from ..services import SERVICES, SERVICES_BY_ID, ServiceDefinition
 from .errors import ServiceError
@@ -61,3 +63,14 @@ def call_service(service_id: str):
 @bp.get("/healthz")
 def health():
     return jsonify({"status": "ok"})
+
+
+@cache
+def _openapi_document() -> bytes:
+    # Kept in the repository as a file (a test checks it against the routes); served as is.
+    return (Path(__file__).resolve().parent.parent / "openapi.json").read_bytes()
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return Response(_openapi_document(), mimetype="application/json")
