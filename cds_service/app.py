@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask
 
+from .auth.guard import register_auth
 from .coding import build_coder
 from .config import Settings
 from .feedback import bp as feedback_bp
@@ -31,6 +32,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     register_error_handlers(app)
     register_cors(app)  # before authentication: preflights carry no credentials
+    register_auth(app, settings)  # raises TrustConfigError when production has no trusted issuers
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes  # werkzeug's own 413, as an OperationOutcome
     app.register_blueprint(cds_bp)
     app.register_blueprint(feedback_bp)
     if settings.playground_enabled:  # on in development, off in production unless CDS_PLAYGROUND says so

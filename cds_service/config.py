@@ -39,6 +39,11 @@ class Settings:
     auth_required: bool = False
     trust_forwarded_headers: bool = False
     public_base_url: str = ""
+    # The CDS Hooks sandbox's issuer (its private key is public): development only, from an inline JWK Set.
+    trust_sandbox_issuer: bool = True
+    jwt_leeway_seconds: int = 60
+    jwt_max_lifetime_seconds: int = 3600
+    jwks_refresh_interval: float = 60.0
     playground_enabled: bool = True
     json_logs: bool = False
     extra: dict = field(default_factory=dict)
@@ -46,6 +51,14 @@ class Settings:
     @property
     def production(self) -> bool:
         return self.profile == PRODUCTION
+
+    @property
+    def requires_authentication(self) -> bool:
+        return self.production or self.auth_required
+
+    @property
+    def trusts_sandbox_issuer(self) -> bool:
+        return self.trust_sandbox_issuer and not self.production
 
     def with_overrides(self, **changes) -> Settings:
         return replace(self, **changes)
@@ -57,6 +70,10 @@ class Settings:
         if profile not in (DEVELOPMENT, PRODUCTION):
             raise ValueError(f"CDS_PROFILE must be '{DEVELOPMENT}' or '{PRODUCTION}', not {profile!r}")
         production = profile == PRODUCTION
+        if production and not _bool(env.get("CDS_AUTH_REQUIRED"), True):
+            raise ValueError("CDS_AUTH_REQUIRED cannot be turned off in the production profile")
+        if production and _bool(env.get("CDS_TRUST_SANDBOX"), False):
+            raise ValueError("CDS_TRUST_SANDBOX cannot be on in production: the sandbox's private key is public")
         issuers = env.get("CDS_TRUSTED_ISSUERS")
         defaults = cls()
         return cls(
@@ -72,6 +89,10 @@ class Settings:
             auth_required=_bool(env.get("CDS_AUTH_REQUIRED"), production),
             trust_forwarded_headers=_bool(env.get("CDS_TRUST_FORWARDED"), False),
             public_base_url=env.get("CDS_PUBLIC_BASE_URL", "").rstrip("/"),
+            trust_sandbox_issuer=_bool(env.get("CDS_TRUST_SANDBOX"), not production),
+            jwt_leeway_seconds=int(env.get("CDS_JWT_LEEWAY", defaults.jwt_leeway_seconds)),
+            jwt_max_lifetime_seconds=int(env.get("CDS_JWT_MAX_LIFETIME", defaults.jwt_max_lifetime_seconds)),
+            jwks_refresh_interval=float(env.get("CDS_JWKS_REFRESH_INTERVAL", defaults.jwks_refresh_interval)),
             playground_enabled=_bool(env.get("CDS_PLAYGROUND"), not production),
             json_logs=_bool(env.get("CDS_JSON_LOGS"), production),
         )

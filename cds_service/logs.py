@@ -13,7 +13,7 @@ import time
 
 SAFE_FIELDS = (
     "service", "hookInstance", "cards", "ms", "error", "status", "rule", "reason", "iss", "kid",
-    "path", "method", "key", "outcome", "count", "profile",
+    "path", "method", "key", "outcome", "count", "profile", "jku",
 )
 
 
@@ -29,6 +29,7 @@ class _Formatter(logging.Formatter):
                 "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + "Z",
                 "level": record.levelname.lower(),
                 "logger": record.name,
+                "pid": record.process,  # which gunicorn worker
                 "message": record.getMessage(),
                 **fields,
             }

@@ -17,6 +17,7 @@ from enum import StrEnum
 
 import requests
 
+from ..auth.fhir_trust import check_fhir_server
 from ..config import Settings
 from ..protocol.errors import ServiceError
 from ..services import PrefetchSpec, ServiceDefinition
@@ -128,6 +129,7 @@ class FhirAccess:
         server = call.get("fhirServer")
         if not server:
             return None
+        check_fhir_server(self.settings, server)  # before any outbound request: 403 when not allowed
         auth = call.get("fhirAuthorization") or {}
         token = auth.get("access_token")
         if isinstance(token, str) and not _BEARER_TOKEN.fullmatch(token):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
+from ..limits import check_bundle_entries
 from ..services import SERVICES, SERVICES_BY_ID, ServiceDefinition
 from .errors import ServiceError
 from .validation import json_body, validate
@@ -39,6 +40,7 @@ def read_hook_call(service: ServiceDefinition) -> dict:
             400, f"service '{service.id}' answers hook '{service.hook}', not '{call['hook']}'", expression="hook"
         )
     validate(call["context"], f"context-{service.hook.rsplit('.', 1)[-1]}.schema.json", prefix="context.")
+    check_bundle_entries(call, settings.max_bundle_entries)
     return call
 
 
