@@ -1,0 +1,148 @@
+"""The benchmark's verdicts against the latency budget of issue 6, and the table printed on stdout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Issue 6, point 2 (2 cores, load generator on the same machine).
+PREFETCH_CASES = ("order-sign", "note-sign")
+FETCH_CASES = ("encounter-discharge",)
+TARGET_CONCURRENCY = 8
+PREFETCH_P99_MS = 50.0
+FETCH_P99_MS = 250.0
+MIN_THROUGHPUT_RATIO = 1 / 3
+MAX_WORKER_RSS_MB = 150.0
+MAX_STARTUP_S = 3.0
+MAX_LARGE_ENCOUNTER_MS = 500.0
+# Growth from 100 to 1,000 resources may cost at most this many times more per resource than growth from
+# 10 to 100 and still count as "roughly linear" (a quadratic cost would show about 10 times).
+MAX_SLOPE_RATIO = 2.5
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    value: float
+    limit: float
+    met: bool
+    unit: str = ""
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "value": self.value, "limit": self.limit, "met": self.met, "unit": self.unit}
+
+
+def _run(results: dict, case: str, concurrency: int) -> dict | None:
+    for run in results["runs"]:
+        if run["case"] == case and run["concurrency"] == concurrency:
+            return run
+    return None
+
+
+def scaling_slopes(points: list[dict]) -> dict:
+    """Marginal latency per resource between consecutive sizes (ms per resource, from medians)."""
+    ordered = sorted(points, key=lambda p: p["resources"])
+    slopes = []
+    for low, high in zip(ordered, ordered[1:], strict=False):
+        extra = high["resources"] - low["resources"]
+        slopes.append({
+            "from": low["resources"], "to": high["resources"],
+            "ms_per_resource": round((high["p50_ms"] - low["p50_ms"]) / extra, 4) if extra else 0.0,
+        })
+    ratio = None
+    if len(slopes) >= 2 and slopes[0]["ms_per_resource"] > 0:
+        ratio = round(slopes[-1]["ms_per_resource"] / slopes[0]["ms_per_resource"], 2)
+    return {"slopes": slopes, "last_to_first_slope_ratio": ratio}
+
+
+def evaluate(results: dict) -> list[Target]:
+    found: list[Target] = []
+    for case in PREFETCH_CASES:
+        run = _run(results, case, TARGET_CONCURRENCY)
+        if run is None:
+            continue
+        service, baseline = run["service"], run["baseline"]
+        found.append(Target(f"{case} p99 at concurrency {TARGET_CONCURRENCY}", service["p99_ms"],
+                            PREFETCH_P99_MS, service["p99_ms"] <= PREFETCH_P99_MS, "ms"))
+        ratio = service["throughput"] / baseline["throughput"] if baseline["throughput"] else 0.0
+        found.append(Target(f"{case} throughput / baseline at concurrency {TARGET_CONCURRENCY}",
+                            round(ratio, 3), round(MIN_THROUGHPUT_RATIO, 3), ratio >= MIN_THROUGHPUT_RATIO))
+    for case in FETCH_CASES:
+        for run in results["runs"]:
+            if run["case"] == case and run["concurrency"] <= TARGET_CONCURRENCY:
+                p99 = run["service"]["p99_ms"]
+                found.append(Target(f"{case} p99 at concurrency {run['concurrency']}", p99, FETCH_P99_MS,
+                                    p99 <= FETCH_P99_MS, "ms"))
+    rss = results.get("rss_mb", {}).get("service") or []
+    if rss:
+        found.append(Target("resident memory per worker (largest)", max(rss), MAX_WORKER_RSS_MB,
+                            max(rss) <= MAX_WORKER_RSS_MB, "MB"))
+    startup = results.get("startup_s", {}).get("service")
+    if startup is not None:
+        found.append(Target("start-up to first answered request", startup, MAX_STARTUP_S,
+                            startup <= MAX_STARTUP_S, "s"))
+    errors = sum(run["service"]["errors"] + run["baseline"]["errors"] for run in results["runs"])
+    errors += sum(point["errors"] for point in results.get("scaling", []))
+    found.append(Target("errors in every case", errors, 0, errors == 0))
+    scaling = results.get("scaling") or []
+    if scaling:
+        largest = max(scaling, key=lambda p: p["resources"])
+        found.append(Target(f"note-sign with {largest['resources']} resources, p99", largest["p99_ms"],
+                            MAX_LARGE_ENCOUNTER_MS, largest["p99_ms"] <= MAX_LARGE_ENCOUNTER_MS, "ms"))
+        ratio = results.get("scaling_growth", {}).get("last_to_first_slope_ratio")
+        if ratio is not None:
+            found.append(Target("latency growth per resource, last step / first step", ratio, MAX_SLOPE_RATIO,
+                                ratio <= MAX_SLOPE_RATIO))
+    return found
+
+
+def _row(cells: list[str], widths: list[int]) -> str:
+    pairs = enumerate(zip(cells, widths, strict=True))
+    return "  ".join(cell.rjust(width) if i else cell.ljust(width) for i, (cell, width) in pairs)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = [_row(header, widths), _row(["-" * w for w in widths], widths)]
+    lines.extend(_row(row, widths) for row in rows)
+    return lines
+
+
+def runs_table(results: dict) -> list[str]:
+    header = ["case", "conc", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "req/s",
+              "baseline req/s", "baseline p99 ms", "ratio"]
+    rows = []
+    for run in results["runs"]:
+        s, b = run["service"], run["baseline"]
+        rows.append([run["case"], str(run["concurrency"]), str(s["requests"]), str(s["errors"] + b["errors"]),
+                     f"{s['p50_ms']:.1f}", f"{s['p95_ms']:.1f}", f"{s['p99_ms']:.1f}", f"{s['throughput']:.0f}",
+                     f"{b['throughput']:.0f}", f"{b['p99_ms']:.1f}", f"{run['ratio']:.2f}"])
+    return _table(header, rows)
+
+
+def scaling_table(results: dict) -> list[str]:
+    header = ["note-sign resources", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "request KiB"]
+    rows = [[str(p["resources"]), str(p["requests"]), str(p["errors"]), f"{p['p50_ms']:.1f}", f"{p['p95_ms']:.1f}",
+             f"{p['p99_ms']:.1f}", f"{p['body_bytes'] / 1024:.0f}"] for p in results.get("scaling", [])]
+    return _table(header, rows)
+
+
+def render(results: dict) -> str:
+    lines = [f"machine: {results['machine']['nproc']} cores, {results['machine']['cpu']}, "
+             f"Python {results['machine']['python']}; gunicorn {results['settings']['workers']} workers x "
+             f"{results['settings']['threads']} threads; {results['settings']['duration_s']} s per run", ""]
+    lines += runs_table(results)
+    if results.get("scaling"):
+        lines += [""] + scaling_table(results)
+        growth = results.get("scaling_growth", {})
+        for slope in growth.get("slopes", []):
+            lines.append(f"  {slope['from']} -> {slope['to']} resources: {slope['ms_per_resource'] * 1000:.1f} us "
+                         "per extra resource")
+    startup, rss = results.get("startup_s", {}), results.get("rss_mb", {})
+    lines += ["", f"start-up to first answered request: service {startup.get('service')} s, "
+                  f"baseline {startup.get('baseline')} s",
+              f"resident memory per worker: service {rss.get('service')} MB, baseline {rss.get('baseline')} MB", ""]
+    for target in results.get("targets", []):
+        mark = "ok  " if target["met"] else "MISS"
+        lines.append(f"{mark} {target['name']}: {target['value']}{target['unit']} (limit {target['limit']}"
+                     f"{target['unit']})")
+    return "\n".join(lines)
