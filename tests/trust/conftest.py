@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -100,3 +101,16 @@ class _Failures:
 
     def __iter__(self):
         return iter(self._failures())
+
+
+@pytest.fixture
+def other_host():
+    """A second loopback server standing for a host the service must never be turned against."""
+    from pytest_httpserver import HTTPServer
+
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    server.expect_request(re.compile(".*")).respond_with_json({"resourceType": "Bundle", "type": "searchset"})
+    yield server
+    server.clear()
+    server.stop()
