@@ -133,3 +133,38 @@ def test_feedback_in_the_sandboxs_form_is_stored(app, client):
     assert log["accepted"].accepted_suggestions == (card["suggestions"][0]["uuid"],)
     assert (log["overridden"].reason_system, log["overridden"].reason_code) == (reason["system"], reason["code"])
     assert log["overridden"].has_comment is False
+
+
+def test_production_reads_only_the_fhir_servers_listed_for_the_caller(tmp_path, httpserver):
+    """The sandbox's way (any fhirServer, no fhirAuthorization) is a development convenience: in production a
+    server that is not on the authenticated issuer's list is never contacted."""
+    key = ec.generate_private_key(ec.SECP384R1())
+    jwk = {**ECAlgorithm.to_jwk(key.public_key(), as_dict=True), "kid": "ehr-1", "alg": "ES384", "use": "sig"}
+    listed = httpserver.url_for("/fhir")
+    issuers = tmp_path / "issuers.json"
+    issuers.write_text(json.dumps({"issuers": [
+        {"iss": "https://ehr.test.example", "jwks": {"keys": [jwk]}, "fhirServer": [listed]},
+    ]}))
+    app = create_app(Settings(profile=PRODUCTION, sqlite_path=tmp_path / "cds.sqlite3", trusted_issuers_file=issuers))
+    client = app.test_client()
+    httpserver.expect_request("/fhir/Patient/p1").respond_with_json({"resourceType": "Patient", "id": "p1"})
+    httpserver.expect_request("/other/Patient/p1").respond_with_json({"resourceType": "Patient", "id": "p1"})
+
+    def call_with(server: str):
+        now = int(time.time())
+        token = jwt.encode(
+            {"iss": "https://ehr.test.example", "aud": BASE + ORDER_SIGN, "exp": now + 300, "iat": now,
+             "jti": str(uuid.uuid4())},
+            key, algorithm="ES384", headers={"kid": "ehr-1", "typ": "JWT"},
+        )
+        call = {**thoracentesis_call(), "fhirServer": server, "prefetch": {"encounter": None, "conditions": None,
+                                                                         "coverage": None}}
+        return client.post(ORDER_SIGN, json=call, headers={"Authorization": f"Bearer {token}"})
+
+    refused = call_with(httpserver.url_for("/other"))
+    assert refused.status_code == 403, refused.get_data(as_text=True)
+    assert not [request for request, _ in httpserver.log if request.path.startswith("/other")]
+
+    allowed = call_with(listed)
+    assert allowed.status_code == 200, allowed.get_data(as_text=True)
+    assert [request.path for request, _ in httpserver.log] == ["/fhir/Patient/p1"]
