@@ -1,19 +1,38 @@
-"""Entry point of the coding engine (evidence -> rules -> cards). Built once at start-up."""
+"""Entry point of the coding engine: evidence -> rules -> cards. Built once at start-up.
+
+Rule packs and payer profiles are loaded, validated and compiled here, once; a broken pack raises
+PackError (naming the file and the field) and the service does not start.
+"""
 
 from __future__ import annotations
 
+import logging
+
 from .config import Settings
+from .evidence.facts import collect_evidence
 from .fhir.access import ClinicalData
+from .rendering.cards import render
+from .rules.engine import evaluate
+from .rules.packs import RuleBook, load_rule_book
 from .services import ServiceDefinition
+
+log = logging.getLogger(__name__)
 
 
 class CodingEngine:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, book: RuleBook):
         self.settings = settings
+        self.book = book
+        first = book.packs[0].card_source
+        self._fallback_source = {"label": first.label, "url": first.url}
 
     def cards(self, service: ServiceDefinition, call: dict, data: ClinicalData) -> list[dict]:
-        return []
+        evidence = collect_evidence(service.evidence, call.get("context") or {}, data)
+        findings, _ = evaluate(self.book, evidence)
+        return render(findings, evidence.problems, service.preview, self._fallback_source)
 
 
 def build_coder(settings: Settings) -> CodingEngine:
-    return CodingEngine(settings)
+    book = load_rule_book(settings.rule_packs_dir)
+    log.info("rule packs loaded", extra={"count": len(book.packs), "path": str(settings.rule_packs_dir)})
+    return CodingEngine(settings, book)

@@ -1,0 +1,95 @@
+"""Reading FHIR R4 values off plain dicts, defensively: shape.py checks top-level types only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+SNOMED = "http://snomed.info/sct"
+CPT = "http://www.ama-assn.org/go/cpt"
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+DICOM_DCM = "http://dicom.nema.org/resources/ontology/DCM"
+
+
+@dataclass(frozen=True)
+class Coded:
+    system: str
+    code: str
+    display: str
+
+
+def codings(concept: object) -> tuple[Coded, ...]:
+    """The codings of a CodeableConcept (or of a bare Coding), skipping malformed entries."""
+    if not isinstance(concept, dict):
+        return ()
+    items = concept.get("coding") if "coding" in concept else [concept]
+    found = []
+    for item in items if isinstance(items, list) else ():
+        if isinstance(item, dict) and isinstance(item.get("code"), str):
+            system = item.get("system") if isinstance(item.get("system"), str) else ""
+            display = item.get("display") if isinstance(item.get("display"), str) else ""
+            found.append(Coded(system, item["code"].strip(), display))
+    return tuple(found)
+
+
+def concept_text(concept: object) -> str:
+    """The human text of a CodeableConcept: its text and the displays of its codings."""
+    if not isinstance(concept, dict):
+        return ""
+    parts = [concept["text"]] if isinstance(concept.get("text"), str) else []
+    parts.extend(c.display for c in codings(concept) if c.display)
+    return " | ".join(parts)
+
+
+def codes_in(concept: object, system: str) -> set[str]:
+    return {c.code for c in codings(concept) if c.system == system}
+
+
+def listed(resource: dict, name: str) -> list:
+    value = resource.get(name)
+    return value if isinstance(value, list) else []
+
+
+def reference_key(reference: object) -> str | None:
+    """`Type/id` of a Reference (relative, absolute or versioned), the urn for urn references, else None."""
+    if isinstance(reference, dict):
+        reference = reference.get("reference")
+    if not isinstance(reference, str) or not reference:
+        return None
+    if reference.startswith(("urn:uuid:", "urn:oid:")):
+        return reference
+    parts = reference.split("/_history/")[0].rstrip("/").split("/")
+    if len(parts) < 2:
+        return None
+    return f"{parts[-2]}/{parts[-1]}"
+
+
+def key_of(resource: dict) -> str:
+    return f"{resource.get('resourceType')}/{resource.get('id', '?')}"
+
+
+def parse_instant(value: object) -> datetime | None:
+    """A FHIR dateTime/instant as an aware datetime (a date alone is its midnight, no zone means UTC)."""
+    if not isinstance(value, str) or len(value) < 4:
+        return None
+    text = value.strip()
+    if len(text) == 4:
+        text += "-01-01"
+    elif len(text) == 7:
+        text += "-01"
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def local_day(value: object) -> str | None:
+    """The date of service as written (the local date of the timestamp), e.g. '2024-03-01'."""
+    if isinstance(value, str) and len(value) >= 10 and parse_instant(value) is not None:
+        return value[:10]
+    return None
+
+
+def annotation_texts(resource: dict, name: str = "note") -> list[str]:
+    return [n["text"] for n in listed(resource, name) if isinstance(n, dict) and isinstance(n.get("text"), str)]

@@ -1,0 +1,176 @@
+"""Cards from findings: one card per coded subject, the `cpt-coding.suggestion` extension, suggestions.
+
+Wording that is not family-specific lives here; code meanings, plain-language explanations, checklist
+items, sources and override reasons come from the packs.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+
+from ..evidence.values import CPT
+from ..rules.model import BILATERAL, Finding
+from .markdown import bullets, checklist, escape, section
+
+EXTENSION = "cpt-coding.suggestion"
+SUMMARY_LIMIT = 139
+SIDE_WORDS = {"right": "right", "left": "left", BILATERAL: "both sides"}
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1].rstrip() + "…"
+
+
+def summary(finding: Finding) -> str:
+    act, entry = finding.act, finding.entry
+    if finding.lines:
+        labels = ", ".join(line.label for line in finding.lines)
+        text = f"Bill {labels}: {finding.pack.codes[finding.lines[0].code].short}"
+        if finding.code_is_wrong:
+            text += f" (not {', '.join(finding.current_codes)})"
+        return _short(text)
+    if finding.billed_elsewhere:
+        return _short(f"No line of its own: {act.key} is in the bilateral {finding.billed_elsewhere[0]} line")
+    if finding.not_separately_billable and entry is not None:
+        return _short(f"Do not bill {', '.join(finding.not_separately_billable)} for {act.key}: "
+                      f"included in another line")
+    return _short(f"Nothing to bill for {act.key}: {finding.approach.label} was not done")
+
+
+def indicator(finding: Finding, preview: bool) -> str:
+    if preview:
+        return "info"
+    if finding.code_is_wrong or finding.billing_gaps or finding.mue_exceeded:
+        return "warning"
+    return "info"
+
+
+def _why(finding: Finding) -> list[str]:
+    reasons = [f"Approach: {finding.approach.label} ({finding.approach_why})."]
+    if finding.stage == "order" or (finding.entry is not None and finding.entry.role == "procedure"):
+        reasons.append(f"Imaging guidance: {finding.guidance_why or 'none recorded'}.")
+    elif finding.entry is not None:
+        reasons.append(f"The procedure was not done, so the imaging that showed why is billed instead: "
+                       f"{finding.guidance_why or 'see the ImagingStudy'}.")
+    if finding.pack.laterality:
+        reasons.append(f"Side: {SIDE_WORDS[finding.side]}, from {finding.side_why}." if finding.side
+                       else "Side: not recorded in bodySite.")
+    if finding.diagnosis is not None:
+        dx = finding.diagnosis
+        reasons.append(f"Diagnosis: {dx.code.code} {dx.code.display} ({dx.source}) supports the procedure.")
+    else:
+        reasons.append("Diagnosis: none of the coded diagnoses supports the procedure.")
+    if finding.code_is_wrong:
+        reasons.append(f"The resource carries {', '.join(finding.current_codes)}, which the evidence does not support.")
+    if finding.stage == "procedure" or finding.stage == "not-performed":
+        reasons.append(f"Payer rules: {finding.payer.title}.")
+    return [escape(r) for r in reasons + finding.edits]
+
+
+def detail(finding: Finding, problems: list[str]) -> str:
+    pack = finding.pack
+    parts = [section("Why", bullets(_why(finding)))]
+    explained = [pack.codes[c] for c in dict.fromkeys(line.code for line in finding.lines)]
+    if not explained and finding.entry is not None:
+        explained = [finding.entry]
+    plain = "\n\n".join(f"{entry.code} ({entry.meaning}): {entry.plain}" for entry in explained)
+    parts.append(section("In plain words", plain))
+    gaps = [f"{gap.checklist} (`{gap.id}`)" + ("" if gap.billing else " (reminder)") for gap in finding.gaps]
+    parts.append(section("Documentation to complete", checklist(gaps)))
+    bundled = []
+    holder = finding.lines[0].label if finding.lines else "the procedure line"
+    for code in finding.not_separately_billable:
+        label = pack.bundled_guidance.get(code) or (pack.codes[code].short if code in pack.codes else code)
+        bundled.append(f"{code} ({label}): not separately billable with {holder}")
+    parts.append(section("Not separately billable", bullets(bundled)))
+    parts.append(section("Data not read", bullets([escape(p) for p in problems])))
+    return "\n\n".join(p for p in parts if p)
+
+
+def _coded_resource(finding: Finding) -> dict | None:
+    """The subject with the CPT coding set in code.coding (wrong codes of the family replaced)."""
+    if not finding.lines:
+        return None
+    code = finding.lines[0].code
+    if finding.current_codes == [code]:
+        return None
+    resource = copy.deepcopy(finding.act.resource)
+    concept = resource.get("code") if isinstance(resource.get("code"), dict) else {}
+    kept = [
+        c for c in concept.get("coding", []) if isinstance(c, dict)
+        and not (c.get("system") == CPT and c.get("code") in finding.pack.cpt_index)
+    ]
+    kept.append({"system": CPT, "code": code, "display": finding.pack.codes[code].short})
+    concept["coding"] = kept
+    resource["code"] = concept
+    return resource
+
+
+def suggestions(finding: Finding) -> list[dict]:
+    actions = []
+    labels = []
+    resource = _coded_resource(finding)
+    if resource is not None:
+        code = finding.lines[0].code
+        verb = f"Replace {', '.join(finding.current_codes)} with" if finding.current_codes else "Add"
+        labels.append(f"{verb} CPT {code} on {finding.act.key}")
+        actions.append({"type": "update", "description": f"{verb} CPT {code} in {finding.act.key}.code",
+                        "resource": resource})
+    for order in finding.bundled_orders:
+        labels.append(f"remove the separate guidance order {order}")
+        actions.append({"type": "delete", "description": f"Delete {order}: its guidance is included in the "
+                        f"procedure code", "resourceId": order})
+    if not actions:
+        return []
+    label = "; ".join(labels)
+    return [{"label": label[0].upper() + label[1:], "uuid": str(uuid.uuid4()), "actions": actions}]
+
+
+def extension(finding: Finding) -> dict:
+    body: dict = {"subject": finding.act.key}
+    if finding.lines:
+        body["lines"] = [line.as_json() for line in finding.lines]
+    if finding.not_separately_billable:
+        body["notSeparatelyBillable"] = list(dict.fromkeys(finding.not_separately_billable))
+    if finding.gaps:
+        body["documentationGaps"] = [gap.id for gap in finding.gaps]
+    body["rule"] = finding.rule_id
+    return {EXTENSION: body}
+
+
+def coding_card(finding: Finding, problems: list[str], preview: bool) -> dict:
+    pack = finding.pack
+    card = {
+        "uuid": str(uuid.uuid4()),
+        "summary": summary(finding),
+        "indicator": indicator(finding, preview),
+        "detail": detail(finding, problems),
+        "source": {"label": pack.card_source.label, "url": pack.card_source.url},
+    }
+    proposed = suggestions(finding)
+    if proposed:
+        card["suggestions"] = proposed
+        card["selectionBehavior"] = "at-most-one"
+    card["overrideReasons"] = [
+        {"system": pack.override_system, "code": code, "display": display} for code, display in pack.override_reasons
+    ]
+    card["extension"] = extension(finding)
+    return card
+
+
+def problems_card(problems: list[str], source: dict) -> dict:
+    return {
+        "uuid": str(uuid.uuid4()),
+        "summary": "Some clinical data could not be read; no procedure could be coded from the rest",
+        "indicator": "info",
+        "detail": section("Data not read", bullets([escape(p) for p in problems])),
+        "source": source,
+    }
+
+
+def render(findings: list[Finding], problems: list[str], preview: bool, fallback_source: dict) -> list[dict]:
+    cards = [coding_card(finding, problems, preview) for finding in findings]
+    if not cards and problems:
+        cards.append(problems_card(problems, fallback_source))
+    return cards

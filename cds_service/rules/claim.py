@@ -1,0 +1,226 @@
+"""Claim-level edits over all findings of a call: sessions, absorption, bilateral merge, NCCI pairs,
+side/component modifiers, repeat modifiers and MUEs. Generic: every code and value comes from packs
+and the payer profile.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+from .model import BILATERAL, LEFT, RIGHT, Finding, Line
+from .packs import NcciPair
+
+OTHER_SIDE = {RIGHT: LEFT, LEFT: RIGHT}
+
+
+def distinct_sides(a: str | None, b: str | None) -> bool:
+    """Two known, opposite, unilateral sides: the only case the rules accept as separate sites."""
+    return a in OTHER_SIDE and OTHER_SIDE[a] == b
+
+
+def group_sessions(findings: list[Finding]) -> list[list[Finding]]:
+    """Procedures of one encounter whose performed periods are at most the pack's gap apart; all orders of
+    one call form one session; untimed procedures of an encounter share one session."""
+    sessions: list[list[Finding]] = []
+    orders = [f for f in findings if f.act.is_order]
+    if orders:
+        sessions.append(orders)
+    by_encounter: dict[str | None, list[Finding]] = defaultdict(list)
+    for finding in findings:
+        if not finding.act.is_order:
+            by_encounter[finding.act.encounter].append(finding)
+    for group in by_encounter.values():
+        untimed = [f for f in group if f.act.start is None]
+        timed = sorted((f for f in group if f.act.start is not None), key=lambda f: f.act.start)
+        current: list[Finding] = []
+        current_end = None
+        for finding in timed:
+            gap = timedelta(minutes=finding.pack.session_gap_minutes)
+            if current and finding.act.start - current_end > gap:
+                sessions.append(current)
+                current = []
+            if not current:
+                current_end = finding.act.end or finding.act.start
+            current.append(finding)
+            current_end = max(current_end, finding.act.end or finding.act.start)
+        if current:
+            sessions.append(current)
+        if untimed:
+            sessions.append(untimed)
+    for number, session in enumerate(sessions):
+        for finding in session:
+            finding.session = number
+    return sessions
+
+
+def initial_lines(finding: Finding) -> None:
+    if finding.entry is None:
+        return
+    act = finding.act
+    finding.lines = [Line(finding.entry.code, 1, finding.side, act.day, act.start, act.performer, finding.session)]
+
+
+def _absorb(session: list[Finding]) -> None:
+    """CPT guidance kept in packs: e.g. an aspiration and a drain on the same side bill only the drain."""
+    for absorber in session:
+        if not absorber.lines or not absorber.approach.absorbs:
+            continue
+        for absorbed in session:
+            if absorbed is absorber or not absorbed.lines or absorbed.pack is not absorber.pack:
+                continue
+            why = absorber.approach.absorbs.get(absorbed.approach.id)
+            if why is None or distinct_sides(absorbed.side, absorber.side):
+                continue
+            holder = absorber.lines[0].code
+            if absorbed.side == BILATERAL and absorber.side in OTHER_SIDE:
+                remaining = OTHER_SIDE[absorber.side]
+                absorbed.edits.append(f"The {absorber.side} side is included in {holder} for {absorber.act.key} "
+                                      f"({why}); only the {remaining} side is billed here.")
+                absorbed.side = remaining
+                for line in absorbed.lines:
+                    line.side = remaining
+                continue
+            for line in absorbed.lines:
+                absorbed.not_separately_billable.append(line.code)
+            absorbed.edits.append(f"Included in {holder} for {absorber.act.key}: {why}.")
+            absorber.edits.append(f"{absorbed.act.key} is included in this code: {why}.")
+            absorbed.lines = []
+
+
+def _merge_bilateral(session: list[Finding], focus: set[str]) -> None:
+    """Same code on both sides in one session: one line with the bilateral modifier (payer and indicator
+    permitting), otherwise one line per side."""
+    by_code: dict[str, list[tuple[Finding, Line]]] = defaultdict(list)
+    for finding in session:
+        for line in finding.lines:
+            if finding.pack.laterality and line.side is not None:
+                by_code[line.code].append((finding, line))
+    for code, items in by_code.items():
+        sides = {line.side for _, line in items}
+        if not (BILATERAL in sides or {RIGHT, LEFT} <= sides):
+            continue
+        finding0 = items[0][0]
+        entry = finding0.pack.codes[code]
+        as_one = entry.bilateral_indicator == 1 and finding0.payer.bilateral == "modifier-50"
+        holder = next((f for f, _ in items if f.act.key in focus), finding0)
+        template = next(line for f, line in items if f is holder)
+        for finding, line in items:
+            finding.lines.remove(line)
+        if as_one:
+            merged = Line(code, 1, BILATERAL, template.day, template.start, template.performer, template.session)
+            holder.lines.append(merged)
+            others = sorted({f.act.key for f, _ in items if f is not holder})
+            if others:
+                holder.edits.append(f"Both sides in one session ({', '.join([holder.act.key, *others])}): one "
+                                    f"line with the bilateral modifier, 1 unit (bilateral indicator 1).")
+            for finding, _ in items:
+                if finding is not holder:
+                    finding.billed_elsewhere.append(code)
+                    finding.edits.append(f"Billed as one bilateral line {code} on the card for {holder.act.key}.")
+            continue
+        # One line per side; a single bilateral procedure becomes two lines on its own card.
+        for finding, line in items:
+            for side in ((RIGHT, LEFT) if line.side == BILATERAL else (line.side,)):
+                finding.lines.append(Line(code, 1, side, line.day, line.start, line.performer, line.session))
+        reason = ("the payer wants one line per side" if entry.bilateral_indicator == 1
+                  else f"bilateral indicator {entry.bilateral_indicator} allows no bilateral modifier")
+        holder.edits.append(f"Both sides of {code} in one session: one line per side ({reason}).")
+
+
+def _apply_pairs(session: list[Finding], pairs: list[NcciPair]) -> None:
+    """CMS NCCI procedure-to-procedure edits among the lines of one session."""
+    for pair in pairs:
+        first = [(f, line) for f in session for line in f.lines if line.code == pair.column1]
+        second = [(f, line) for f in session for line in f.lines if line.code == pair.column2]
+        if not first or not second or pair.modifier_indicator == 9:
+            continue
+        for finding, line in second:
+            distinct = pair.modifier_indicator == 1 and all(
+                distinct_sides(line.side, other.side) for _, other in first
+            )
+            if distinct:
+                modifier = finding.payer.modifiers["distinct_site"]
+                if modifier not in line.modifiers:
+                    line.modifiers.append(modifier)
+                finding.edits.append(
+                    f"NCCI pair {pair.column1}/{pair.column2} (modifier indicator 1, effective {pair.effective}): "
+                    f"billed with {modifier} because it was on the other side."
+                )
+                continue
+            finding.lines.remove(line)
+            finding.not_separately_billable.append(line.code)
+            finding.edits.append(
+                f"NCCI pair {pair.column1}/{pair.column2} (modifier indicator {pair.modifier_indicator}, effective "
+                f"{pair.effective}): {pair.column2} is not separately billable with {pair.column1} in one session"
+                + ("." if pair.modifier_indicator == 0 else " on the same side.")
+            )
+
+
+def _side_and_component_modifiers(finding: Finding) -> None:
+    modifiers = finding.payer.modifiers
+    for line in finding.lines:
+        entry = finding.pack.codes[line.code]
+        extra = []
+        if entry.pc_tc_indicator == 1 and finding.facility:
+            extra.append(modifiers["professional_component"])
+        if finding.pack.laterality and entry.role == "procedure":
+            if line.side == BILATERAL:
+                extra.append(modifiers["bilateral"])
+            elif line.side in (RIGHT, LEFT) and finding.payer.side_modifiers:
+                extra.append(modifiers[line.side])
+        line.modifiers[:0] = extra  # pricing and side modifiers before informational ones (XS)
+
+
+def _repeat_modifiers(findings: list[Finding]) -> None:
+    """The same code on the same side later the same day in another session: 76 same performer, else 77."""
+    groups: dict[tuple, list[tuple[Finding, Line]]] = defaultdict(list)
+    for finding in findings:
+        for line in finding.lines:
+            if line.day and finding.pack.codes[line.code].role == "procedure":
+                groups[(line.day, line.code, line.side)].append((finding, line))
+    for items in groups.values():
+        if len({line.session for _, line in items}) < 2:
+            continue
+        items.sort(key=lambda item: (item[1].start is None, item[1].start))
+        first_finding, first = items[0]
+        for finding, line in items[1:]:
+            if line.session == first.session:
+                continue
+            same = line.performer == first.performer
+            modifier = finding.payer.modifiers["repeat_same_performer" if same else "repeat_other_performer"]
+            line.modifiers.append(modifier)
+            who = "the same performer" if same else "another performer"
+            finding.edits.append(f"Repeated later the same day after {first_finding.act.key}, by {who}: {modifier}.")
+
+
+def _mues(findings: list[Finding]) -> None:
+    units: dict[tuple[str, str | None], int] = defaultdict(int)
+    for finding in findings:
+        for line in finding.lines:
+            units[(line.code, line.day)] += line.units
+    for finding in findings:
+        for line in finding.lines:
+            limit = finding.pack.mues.get(line.code)
+            total = units[(line.code, line.day)]
+            message = (f"MUE: {total} units of {line.code} on {line.day or 'one day'} exceed the CMS limit of "
+                       f"{limit}; expect a denial unless the record supports every unit.")
+            if limit is not None and total > limit and message not in finding.edits:
+                finding.mue_exceeded = True
+                finding.edits.append(message)
+
+
+def apply_claim_edits(findings: list[Finding], focus: set[str]) -> None:
+    """Order matters: absorption and bilateral merge shape the lines the NCCI pairs then see."""
+    sessions = group_sessions(findings)
+    for finding in findings:
+        initial_lines(finding)
+    pairs = list({pair: None for f in findings for pair in f.pack.ncci_pairs})
+    for session in sessions:
+        _absorb(session)
+        _merge_bilateral(session, focus)
+        _apply_pairs(session, pairs)
+    for finding in findings:
+        _side_and_component_modifiers(finding)
+    _repeat_modifiers(findings)
+    _mues(findings)

@@ -1,0 +1,195 @@
+"""Per-subject decisions: which pack and approach, whether guidance counts, the side, the code.
+
+Everything family-specific comes from the pack; these functions only compare evidence with pack data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..evidence.facts import ActFacts, Evidence, ImagingFacts, window
+from ..evidence.values import CPT, SNOMED
+from .model import BILATERAL, LEFT, NOT_PERFORMED, ORDER, PROCEDURE, RIGHT, Finding
+from .packs import Approach, EvidenceSpec, PayerProfile, RuleBook, RulePack
+
+NOT_DONE = "not-done"
+
+
+@dataclass(frozen=True)
+class Recognised:
+    pack: RulePack
+    approach: Approach
+    how: str
+
+
+def _codes(act: ActFacts, system: str) -> list[str]:
+    return [c.code for c in act.codings if c.system == system]
+
+
+def recognise(book: RuleBook, act: ActFacts) -> Recognised | None:
+    """SNOMED CT first, then a CPT code already on the resource, then the code's text as a last resort."""
+    for code in _codes(act, SNOMED):
+        for pack in book.packs:
+            if code in pack.snomed_index:
+                return Recognised(pack, pack.snomed_index[code], f"SNOMED CT {code}")
+    for code in _codes(act, CPT):
+        for pack in book.packs:
+            entry = pack.cpt_index.get(code)
+            if entry is not None and entry.role == "procedure":
+                return Recognised(pack, pack.approach(entry.approach), f"CPT {code} on the resource")
+    if act.code_text:
+        for pack in book.packs:
+            for approach in pack.approaches:
+                found = approach.recognise.text.search(act.code_text)
+                if found:
+                    return Recognised(pack, approach, f"the words \"{found}\" in its code text")
+    return None
+
+
+def guidance_code(book: RuleBook, act: ActFacts) -> str | None:
+    """The CPT imaging-guidance code this act carries (a separate guidance order or charge), if any."""
+    for code in _codes(act, CPT):
+        if any(code in pack.bundled_guidance for pack in book.packs):
+            return code
+    return None
+
+
+def _text_match(act: ActFacts, patterns, own_only: bool = False) -> tuple[str, str] | None:
+    """(excerpt, source) of the first match in the act's note texts (`own_only`: not in shared notes)."""
+    for note in act.texts:
+        if own_only and note.shared:
+            continue
+        found = patterns.search(note.text)
+        if found:
+            return found, note.source
+    return None
+
+
+def _evidence_match(spec: EvidenceSpec, act: ActFacts) -> str | None:
+    """Why `act` shows the evidence of `spec` (codes, a focal device, or text), or None."""
+    for code in _codes(act, SNOMED):
+        if code in spec.snomed:
+            return f"SNOMED CT {code} on {act.key}"
+    for code in _codes(act, CPT):
+        if code in spec.cpt:
+            return f"CPT {code} on {act.key}"
+    if spec.focal_device and act.focal_device:
+        return f"a device recorded in {act.key}.focalDevice"
+    if spec.text:
+        found = spec.text.search(act.code_text) if act.code_text else None
+        if found:
+            return f"\"{found}\" in the code text of {act.key}"
+        # A note shared by several procedures cannot say which of them kept its catheter.
+        match = _text_match(act, spec.text, own_only=True)
+        if match:
+            return f"\"{match[0]}\" in {match[1]}"
+    return None
+
+
+def choose_approach(recognised: Recognised, act: ActFacts) -> tuple[Approach, str]:
+    for approach in recognised.pack.approaches:
+        if approach.selected_by is None:
+            continue
+        why = _evidence_match(approach.selected_by, act)
+        if why:
+            return approach, why
+    return recognised.approach, f"recognised by {recognised.how}"
+
+
+def side_of(pack: RulePack, act: ActFacts) -> tuple[str | None, str]:
+    if not pack.laterality:
+        return None, ""
+    found: dict[str, str] = {}
+    for side, spec in pack.sides.items():
+        for coded in act.body_sites:
+            if coded.code in spec.snomed:
+                found[side] = f"bodySite code {coded.code}"
+                break
+        else:
+            excerpt = spec.text.search(act.body_site_text) if act.body_site_text else None
+            if excerpt:
+                found[side] = f"bodySite text \"{excerpt}\""
+    if BILATERAL in found or (RIGHT in found and LEFT in found):
+        return BILATERAL, found.get(BILATERAL) or f"{found[RIGHT]} and {found[LEFT]}"
+    for side in (RIGHT, LEFT):
+        if side in found:
+            return side, found[side]
+    return None, ""
+
+
+def qualifying_study(pack: RulePack, act: ActFacts, evidence: Evidence) -> tuple[ImagingFacts | None, str, bool]:
+    """(guidance study, how it links, whether some guidance study without saved images was found)."""
+    candidates = evidence.imaging_linked_to(act)
+    if act.start is not None:
+        start, end = window(act.start, act.end, pack.guidance_window_minutes)
+        encounter = act.encounter or evidence.encounter_key
+        how = (f"it started within {pack.guidance_window_minutes} minutes before or during the procedure in the "
+               f"same encounter")
+        candidates.extend(
+            (study, how) for study in evidence.imaging_between(encounter, start, end)
+            # a study that names another procedure is that procedure's guidance, whatever its time
+            if study.procedure_ref in (None, act.key)
+        )
+    unsaved = False
+    for study, how in candidates:
+        if not study.modalities & pack.guidance_modalities:
+            continue
+        if study.recorded_images:
+            return study, how, unsaved
+        unsaved = True
+    return None, "", unsaved
+
+
+def decide(book: RuleBook, recognised: Recognised, act: ActFacts, evidence: Evidence, payer: PayerProfile,
+           guidance_orders: list[ActFacts]) -> Finding:
+    pack = recognised.pack
+    approach, approach_why = choose_approach(recognised, act)
+    stage = ORDER if act.is_order else (NOT_PERFORMED if act.status == NOT_DONE else PROCEDURE)
+    finding = Finding(act=act, pack=pack, payer=payer, stage=stage, approach=approach, approach_why=approach_why)
+    finding.current_codes = [c for c in _codes(act, CPT) if c in pack.cpt_index]
+    finding.side, finding.side_why = side_of(pack, act)
+    encounter = act.encounter or evidence.encounter_key
+    finding.facility = evidence.encounter_class.get(encounter or "", "") in payer.facility_encounter_classes
+    text_claim = _text_match(act, pack.guidance_claimed)
+    if text_claim is None and act.code_text and pack.guidance_claimed.search(act.code_text):
+        text_claim = (pack.guidance_claimed.search(act.code_text), f"the code text of {act.key}")
+
+    if stage == ORDER:
+        own = [pack.cpt_index[c] for c in finding.current_codes if pack.cpt_index[c].guided is True]
+        ordered = [o for o in guidance_orders if guidance_code(book, o) in pack.guidance_order_codes]
+        finding.bundled_orders = [o.key for o in ordered]
+        if own:
+            finding.guided, finding.guidance_why = True, f"the order carries the with-imaging code {own[0].code}"
+        elif ordered:
+            finding.guided = True
+            finding.guidance_why = f"guidance is ordered in {ordered[0].key} ({guidance_code(book, ordered[0])})"
+        elif text_claim:
+            finding.guided, finding.guidance_why = True, f"\"{text_claim[0]}\" in {text_claim[1]}"
+    else:
+        study, how, unsaved = qualifying_study(pack, act, evidence)
+        if study is not None:
+            finding.guided, finding.guidance_study = True, study
+            modality = ", ".join(sorted(study.modalities & pack.guidance_modalities))
+            finding.guidance_why = f"{study.key} ({modality}, {study.instances} saved images) counts because {how}"
+        else:
+            finding.guidance_claimed = bool(text_claim) or unsaved or stage == NOT_PERFORMED
+            if text_claim:
+                finding.guidance_why = (f"\"{text_claim[0]}\" in {text_claim[1]}, but no linked ImagingStudy has "
+                                        f"saved images")
+            elif unsaved:
+                finding.guidance_why = "a linked guidance ImagingStudy has no saved images"
+            else:
+                finding.guidance_why = ("no ImagingStudy with saved images is linked to the procedure or in its "
+                                        "time window")
+
+    if stage == NOT_PERFORMED:
+        reason = pack.not_performed_reason.search(act.status_reason) if act.status_reason else None
+        if reason is None:
+            match = _text_match(act, pack.not_performed_reason)
+            reason = match[0] if match else None
+        if reason and pack.not_performed_code:
+            finding.entry = pack.codes[pack.not_performed_code]
+            finding.approach_why = f"not done: \"{reason}\""
+        return finding
+    finding.entry = pack.code_for(approach.id, finding.guided)
+    return finding

@@ -1,0 +1,56 @@
+"""Medical necessity and documentation gaps, checked per finding with the pack's detectors."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from ..evidence.facts import Diagnosis, Evidence
+from .model import Finding
+from .packs import GapSpec
+
+# Imaging after the procedure counts as post-procedure imaging within this horizon.
+AFTER_HORIZON = timedelta(hours=24)
+
+
+def supporting_diagnosis(finding: Finding, evidence: Evidence) -> Diagnosis | None:
+    """The first ICD-10-CM diagnosis (the act's reasons first, then the encounter's active Conditions) whose
+    code starts with one of the pack's prefixes."""
+    prefixes = finding.pack.necessity_prefixes
+    for diagnosis in evidence.diagnoses_for(finding.act):
+        code = diagnosis.code.code.replace(".", "").upper()
+        if code.startswith(prefixes):
+            return diagnosis
+    return None
+
+
+def _satisfied(gap: GapSpec, finding: Finding, evidence: Evidence) -> bool:
+    act = finding.act
+    if gap.supporting_diagnosis and finding.diagnosis is not None:
+        return True
+    if gap.side and finding.side is not None:
+        return True
+    if gap.guidance_images and not (finding.guidance_claimed and not finding.guided):
+        return True
+    if gap.text and any(gap.text.search(note.text) for note in act.texts):
+        return True
+    if gap.observation_units and any(
+        v.unit.lower() in gap.observation_units for v in evidence.volumes_by_act.get(act.key, ())
+    ):
+        return True
+    if gap.procedure_fields and any(name in act.fields_present for name in gap.procedure_fields):
+        return True
+    if gap.imaging_after and act.start is not None:
+        later = evidence.imaging_between(act.encounter or evidence.encounter_key, act.end or act.start,
+                                         (act.end or act.start) + AFTER_HORIZON)
+        if any(study.modalities & gap.imaging_after for study in later):
+            return True
+    return False
+
+
+def documentation_gaps(finding: Finding, evidence: Evidence) -> list[GapSpec]:
+    if finding.entry is None:
+        return []
+    return [
+        gap for gap in finding.pack.documentation
+        if finding.stage in gap.stages and not _satisfied(gap, finding, evidence)
+    ]

@@ -1,0 +1,379 @@
+"""Rule packs and payer profiles: loaded from YAML/JSON once at start-up, validated, compiled.
+
+A pack holds everything the engine knows about one procedure family (recognition codes, code table,
+guidance, laterality, NCCI pairs and MUEs, medical necessity, documentation checks, texts). A broken
+pack raises PackError naming the file and the field, so the service never starts with it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+
+SCHEMA_DIR = Path(__file__).resolve().parent
+PACK_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+class PackError(ValueError):
+    """A rule pack or payer profile is invalid; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Patterns:
+    """Case-insensitive regular expressions compiled once; `search` returns the first matching excerpt."""
+
+    compiled: tuple[re.Pattern, ...] = ()
+
+    def search(self, text: str) -> str | None:
+        for pattern in self.compiled:
+            found = pattern.search(text)
+            if found:
+                return found.group(0)
+        return None
+
+    def __bool__(self) -> bool:
+        return bool(self.compiled)
+
+
+@dataclass(frozen=True)
+class EvidenceSpec:
+    snomed: frozenset[str] = frozenset()
+    cpt: frozenset[str] = frozenset()
+    text: Patterns = Patterns()
+    focal_device: bool = False
+
+
+@dataclass(frozen=True)
+class Approach:
+    id: str
+    label: str
+    recognise: EvidenceSpec
+    selected_by: EvidenceSpec | None
+    absorbs: dict[str, str]  # absorbed approach id -> why
+
+
+@dataclass(frozen=True)
+class CodeEntry:
+    code: str
+    role: str
+    approach: str | None
+    guided: bool | str | None
+    rule: str
+    short: str
+    meaning: str
+    plain: str
+    bilateral_indicator: int
+    pc_tc_indicator: int
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    label: str
+    url: str
+    supports: str
+
+
+@dataclass(frozen=True)
+class NcciPair:
+    column1: str
+    column2: str
+    modifier_indicator: int
+    effective: str
+
+
+@dataclass(frozen=True)
+class GapSpec:
+    id: str
+    billing: bool
+    stages: frozenset[str]
+    checklist: str
+    supporting_diagnosis: bool = False
+    side: bool = False
+    guidance_images: bool = False
+    text: Patterns = Patterns()
+    observation_units: frozenset[str] = frozenset()
+    procedure_fields: tuple[str, ...] = ()
+    imaging_after: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class RulePack:
+    id: str
+    title: str
+    path: str
+    sources: dict[str, Source]
+    card_source: Source
+    approaches: tuple[Approach, ...]
+    codes: dict[str, CodeEntry]
+    guidance_modalities: frozenset[str]
+    guidance_window_minutes: int
+    bundled_guidance: dict[str, str]  # code -> label
+    guidance_order_codes: frozenset[str]
+    guidance_claimed: Patterns
+    laterality: bool
+    sides: dict[str, EvidenceSpec]  # "right" | "left" | "bilateral" -> evidence
+    not_performed_code: str | None
+    not_performed_reason: Patterns
+    session_gap_minutes: int
+    necessity_prefixes: tuple[str, ...]
+    necessity_source: Source
+    ncci_pairs: tuple[NcciPair, ...]
+    ptp_source: Source
+    mues: dict[str, int]
+    mue_source: Source
+    documentation: tuple[GapSpec, ...]
+    override_system: str
+    override_reasons: tuple[tuple[str, str], ...]
+    snomed_index: dict[str, Approach] = field(default_factory=dict)
+    cpt_index: dict[str, CodeEntry] = field(default_factory=dict)
+
+    def code_for(self, approach: str, guided: bool) -> CodeEntry | None:
+        for entry in self.codes.values():
+            if entry.role == "procedure" and entry.approach == approach and entry.guided in (guided, "any"):
+                return entry
+        return None
+
+    def approach(self, approach_id: str) -> Approach:
+        return next(a for a in self.approaches if a.id == approach_id)
+
+
+@dataclass(frozen=True)
+class PayerProfile:
+    id: str
+    title: str
+    path: str
+    default: bool
+    match_payor: Patterns
+    side_modifiers: bool
+    bilateral: str
+    modifiers: dict[str, str]
+    facility_encounter_classes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class RuleBook:
+    packs: tuple[RulePack, ...]
+    payers: tuple[PayerProfile, ...]
+
+    @property
+    def default_payer(self) -> PayerProfile:
+        return next(p for p in self.payers if p.default)
+
+
+@cache
+def _validator(name: str) -> Draft202012Validator:
+    schema = json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def _field_path(parts) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _read(path: Path) -> Any:
+    try:
+        raw = path.read_text(encoding="utf-8")
+        return json.loads(raw) if path.suffix == ".json" else yaml.safe_load(raw)
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        raise PackError(f"{path}: cannot be read as {path.suffix[1:].upper()}: {type(exc).__name__}: {exc}") from None
+
+
+def _validate(path: Path, document: Any, schema: str) -> None:
+    errors = sorted(_validator(schema).iter_errors(document), key=lambda e: (len(e.path), list(map(str, e.path))))
+    if errors:
+        error = errors[0]
+        raise PackError(f"{path}: field '{_field_path(error.absolute_path)}': {error.message[:300]}")
+
+
+def _patterns(path: Path, where: str, items: list[str] | None) -> Patterns:
+    compiled = []
+    for i, item in enumerate(items or []):
+        try:
+            compiled.append(re.compile(item, re.IGNORECASE))
+        except re.error as exc:
+            raise PackError(f"{path}: field '{where}[{i}]': not a valid regular expression: {exc}") from None
+    return Patterns(tuple(compiled))
+
+
+def _evidence(path: Path, where: str, raw: dict | None) -> EvidenceSpec | None:
+    if raw is None:
+        return None
+    return EvidenceSpec(
+        snomed=frozenset(raw.get("snomed", ())),
+        cpt=frozenset(raw.get("cpt", ())),
+        text=_patterns(path, f"{where}.text", raw.get("text")),
+        focal_device=bool(raw.get("focal_device")),
+    )
+
+
+def _require(condition: bool, path: Path, where: str, message: str) -> None:
+    if not condition:
+        raise PackError(f"{path}: field '{where}': {message}")
+
+
+def _normalise_icd(code: str) -> str:
+    return code.replace(".", "").upper()
+
+
+def load_pack(path: Path) -> RulePack:
+    raw = _read(path)
+    _validate(path, raw, "rule-pack.schema.json")
+    sources = {s["id"]: Source(s["id"], s["label"], s["url"], s["supports"]) for s in raw["sources"]}
+
+    def source(where: str, source_id: str) -> Source:
+        _require(source_id in sources, path, where, f"'{source_id}' is not the id of an entry in 'sources'")
+        return sources[source_id]
+
+    approaches = []
+    for i, a in enumerate(raw["approaches"]):
+        approaches.append(Approach(
+            id=a["id"],
+            label=a["label"],
+            recognise=_evidence(path, f"approaches[{i}].recognise", a["recognise"]),
+            selected_by=_evidence(path, f"approaches[{i}].selected_by", a.get("selected_by")),
+            absorbs={item["approach"]: item["why"] for item in a.get("absorbs", [])},
+        ))
+    approach_ids = {a.id for a in approaches}
+    _require(len(approach_ids) == len(approaches), path, "approaches", "approach ids must be unique")
+    for i, a in enumerate(approaches):
+        for absorbed in a.absorbs:
+            _require(absorbed in approach_ids, path, f"approaches[{i}].absorbs", f"unknown approach '{absorbed}'")
+
+    codes: dict[str, CodeEntry] = {}
+    for i, c in enumerate(raw["codes"]):
+        where = f"codes[{i}]"
+        _require(c["code"] not in codes, path, f"{where}.code", f"code {c['code']} is listed twice")
+        if c["role"] == "procedure":
+            _require(c.get("approach") in approach_ids, path, f"{where}.approach", "must name one of 'approaches'")
+            _require("guided" in c, path, f"{where}.guided", "is required for a procedure code")
+        codes[c["code"]] = CodeEntry(
+            code=c["code"], role=c["role"], approach=c.get("approach"), guided=c.get("guided"), rule=c["rule"],
+            short=c["short"], meaning=c["meaning"], plain=c["plain"],
+            bilateral_indicator=c["bilateral_indicator"], pc_tc_indicator=c["pc_tc_indicator"],
+        )
+
+    laterality = raw["laterality"]
+    sides = {}
+    if laterality["applies"]:
+        for side in ("right", "left", "bilateral"):
+            _require(side in laterality, path, f"laterality.{side}", "is required when laterality applies")
+            sides[side] = _evidence(path, f"laterality.{side}", laterality[side])
+
+    not_performed = raw.get("not_performed")
+    if not_performed:
+        entry = codes.get(not_performed["code"])
+        _require(entry is not None and entry.role == "not-performed-imaging", path, "not_performed.code",
+                 "must be listed in 'codes' with role 'not-performed-imaging'")
+
+    gaps = []
+    for i, g in enumerate(raw["documentation"]):
+        satisfied = g["satisfied_by"]
+        if satisfied.get("side"):
+            _require(laterality["applies"], path, f"documentation[{i}].satisfied_by.side",
+                     "a side check needs 'laterality.applies: true'")
+        gaps.append(GapSpec(
+            id=g["id"], billing=g["billing"], stages=frozenset(g["stages"]), checklist=g["checklist"],
+            supporting_diagnosis=bool(satisfied.get("supporting_diagnosis")),
+            side=bool(satisfied.get("side")),
+            guidance_images=bool(satisfied.get("guidance_images")),
+            text=_patterns(path, f"documentation[{i}].satisfied_by.text", satisfied.get("text")),
+            observation_units=frozenset(u.lower() for u in satisfied.get("observation_units", ())),
+            procedure_fields=tuple(satisfied.get("procedure_fields", ())),
+            imaging_after=frozenset(satisfied.get("imaging_after", ())),
+        ))
+
+    guidance = raw["guidance"]
+    ncci = raw["ncci"]
+    pack = RulePack(
+        id=raw["id"],
+        title=raw["title"],
+        path=str(path),
+        sources=sources,
+        card_source=source("card_source", raw["card_source"]),
+        approaches=tuple(approaches),
+        codes=codes,
+        guidance_modalities=frozenset(guidance["modalities"]),
+        guidance_window_minutes=guidance["window_minutes_before"],
+        bundled_guidance={b["code"]: b["label"] for b in guidance["bundled_codes"]},
+        guidance_order_codes=frozenset(guidance["order_codes"]),
+        guidance_claimed=_patterns(path, "guidance.claimed_text", guidance["claimed_text"]),
+        laterality=laterality["applies"],
+        sides=sides,
+        not_performed_code=not_performed["code"] if not_performed else None,
+        not_performed_reason=_patterns(path, "not_performed.reason_text", (not_performed or {}).get("reason_text")),
+        session_gap_minutes=raw.get("session", {}).get("max_gap_minutes", 60),
+        necessity_prefixes=tuple(_normalise_icd(p) for p in raw["necessity"]["icd10cm"]),
+        necessity_source=source("necessity.source", raw["necessity"]["source"]),
+        ncci_pairs=tuple(NcciPair(**p) for p in ncci["pairs"]),
+        ptp_source=source("ncci.ptp_source", ncci["ptp_source"]),
+        mues={m["code"]: m["units"] for m in ncci["mues"]},
+        mue_source=source("ncci.mue_source", ncci["mue_source"]),
+        documentation=tuple(gaps),
+        override_system=raw["override_reasons"]["system"],
+        override_reasons=tuple((r["code"], r["display"]) for r in raw["override_reasons"]["reasons"]),
+    )
+    for approach in approaches:
+        for code in approach.recognise.snomed:
+            pack.snomed_index[code] = approach
+    for entry in codes.values():
+        pack.cpt_index[entry.code] = entry
+    return pack
+
+
+def load_payer(path: Path) -> PayerProfile:
+    raw = _read(path)
+    _validate(path, raw, "payer-profile.schema.json")
+    return PayerProfile(
+        id=raw["id"],
+        title=raw["title"],
+        path=str(path),
+        default=raw["default"],
+        match_payor=_patterns(path, "match_payor", raw.get("match_payor")),
+        side_modifiers=raw["side_modifiers"],
+        bilateral=raw["bilateral"],
+        modifiers=dict(raw["modifiers"]),
+        facility_encounter_classes=frozenset(raw["facility_encounter_classes"]),
+    )
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in PACK_SUFFIXES)
+
+
+def load_rule_book(folder: Path) -> RuleBook:
+    """Every pack in `folder` and every payer profile in `folder/payers`, checked against each other."""
+    if not folder.is_dir():
+        raise PackError(f"{folder}: the rule pack folder does not exist (CDS_RULE_PACKS)")
+    packs = tuple(load_pack(p) for p in _files(folder))
+    if not packs:
+        raise PackError(f"{folder}: holds no rule pack (*.yaml, *.yml, *.json)")
+    seen: dict[str, str] = {}
+    recognised: dict[str, str] = {}
+    for pack in packs:
+        if pack.id in seen:
+            raise PackError(f"{pack.path}: field 'id': '{pack.id}' is also the id of {seen[pack.id]}")
+        seen[pack.id] = pack.path
+        for code in [*pack.snomed_index, *pack.cpt_index]:
+            if code in recognised:
+                raise PackError(f"{pack.path}: field 'approaches'/'codes': {code} is also claimed by "
+                                f"{recognised[code]}")
+            recognised[code] = pack.path
+    payer_dir = folder / "payers"
+    payers = tuple(load_payer(p) for p in _files(payer_dir)) if payer_dir.is_dir() else ()
+    defaults = [p for p in payers if p.default]
+    if len(defaults) != 1:
+        raise PackError(f"{payer_dir}: field 'default': exactly one payer profile must be the default, found "
+                        f"{len(defaults)}")
+    return RuleBook(packs=packs, payers=payers)

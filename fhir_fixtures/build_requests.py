@@ -1,0 +1,367 @@
+"""Writes the hook-request fixtures in fhir_fixtures/requests/ and the encounter Bundle in fhir_fixtures/fhir/.
+
+The JSON files are the fixtures (tests, the playground and `cds-service evaluate` read them); this script
+only keeps their many resources consistent. Run: `.venv/bin/python fhir_fixtures/build_requests.py`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SCT = "http://snomed.info/sct"
+CPT = "http://www.ama-assn.org/go/cpt"
+ICD = "http://hl7.org/fhir/sid/icd-10-cm"
+DCM = "http://dicom.nema.org/resources/ontology/DCM"
+ACT = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+PT, ENC, DAY = "pt-1", "enc-1", "2024-03-04"
+DR_A, DR_B = "Practitioner/dr-a", "Practitioner/dr-b"
+
+SIDES = {
+    "right": {"coding": [{"system": SCT, "code": "44788007", "display": "Right pleura"}]},
+    "left": {"coding": [{"system": SCT, "code": "53727004", "display": "Left pleura"}]},
+    "left-qualifier": {"coding": [{"system": SCT, "code": "7771000", "display": "Left"}], "text": "pleural space"},
+    "bilateral": {"coding": [{"system": SCT, "code": "51440002", "display": "Right and left"}]},
+    "right-text": {"text": "right pleural space"},
+    "rlq": {"text": "Right lower quadrant of abdomen"},
+}
+KINDS = {
+    "thoracentesis": {"system": SCT, "code": "91602002", "display": "Thoracentesis"},
+    "drain": {"system": SCT, "code": "264957007", "display": "Insertion of pleural tube drain"},
+    "paracentesis": {"system": SCT, "code": "89305009", "display": "Abdominal paracentesis"},
+    "appendectomy": {"system": SCT, "code": "80146002", "display": "Appendectomy"},
+}
+
+
+def at(clock: str, day: str = DAY) -> str:
+    return f"{day}T{clock}:00-05:00"
+
+
+def ref(key: str) -> dict:
+    return {"reference": key}
+
+
+def patient(pid: str = PT) -> dict:
+    return {"resourceType": "Patient", "id": pid, "name": [{"family": "Testpatient", "given": ["Alex"]}],
+            "gender": "female", "birthDate": "1950-05-01"}
+
+
+def encounter(cls: str = "IMP", eid: str = ENC, pid: str = PT) -> dict:
+    names = {"IMP": "inpatient encounter", "AMB": "ambulatory", "EMER": "emergency"}
+    return {"resourceType": "Encounter", "id": eid, "status": "in-progress",
+            "class": {"system": ACT, "code": cls, "display": names.get(cls, cls)},
+            "subject": ref(f"Patient/{pid}"), "period": {"start": at("07:00")}}
+
+
+def condition(cid: str, code: str, display: str, active: bool = True, eid: str = ENC, pid: str = PT) -> dict:
+    return {
+        "resourceType": "Condition", "id": cid,
+        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                                       "code": "active" if active else "resolved"}]},
+        "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                                           "code": "confirmed"}]},
+        "code": {"coding": [{"system": ICD, "code": code, "display": display}], "text": display},
+        "subject": ref(f"Patient/{pid}"), "encounter": ref(f"Encounter/{eid}"),
+    }
+
+
+def procedure(pid_: str, kind: str = "thoracentesis", start: str = "10:00", end: str | None = "10:25",
+              side: str | None = "right", performer: str = DR_A, notes: list[str] | None = None,
+              cpt: str | None = None, status: str = "completed", focal_device: bool = False,
+              status_reason: str | None = None, complication: bool = False, reason: str | None = None,
+              day: str = DAY, eid: str = ENC, pid: str = PT, text_only: str | None = None) -> dict:
+    code: dict = {"coding": [KINDS[kind]]} if text_only is None else {"text": text_only}
+    if cpt:
+        code.setdefault("coding", []).append({"system": CPT, "code": cpt})
+    resource: dict = {"resourceType": "Procedure", "id": pid_, "status": status, "code": code,
+                      "subject": ref(f"Patient/{pid}"), "encounter": ref(f"Encounter/{eid}")}
+    if status_reason:
+        resource["statusReason"] = {"text": status_reason}
+    if end:
+        resource["performedPeriod"] = {"start": at(start, day), "end": at(end, day)}
+    else:
+        resource["performedDateTime"] = at(start, day)
+    resource["performer"] = [{"actor": ref(performer)}]
+    if reason:
+        resource["reasonCode"] = [{"coding": [{"system": ICD, "code": reason}]}]
+    if side:
+        resource["bodySite"] = [SIDES[side]]
+    if focal_device:
+        resource["focalDevice"] = [{"manipulated": {"display": "8.5 Fr pleural drainage catheter"}}]
+    if complication:
+        resource["complication"] = [{"text": "small pneumothorax, observed"}]
+    if notes:
+        resource["note"] = [{"text": text} for text in notes]
+    return resource
+
+
+def order(sid: str, kind: str | None = "thoracentesis", side: str | None = "right", cpt: str | None = None,
+          reason: str | None = None, text: str | None = None) -> dict:
+    code: dict = {"coding": []}
+    if kind:
+        code["coding"].append(KINDS[kind])
+    if cpt:
+        code["coding"].append({"system": CPT, "code": cpt})
+    if text:
+        code["text"] = text
+    resource: dict = {"resourceType": "ServiceRequest", "id": sid, "status": "draft", "intent": "order",
+                      "code": code, "subject": ref(f"Patient/{PT}"), "encounter": ref(f"Encounter/{ENC}"),
+                      "occurrenceDateTime": at("15:00"), "requester": ref(DR_A)}
+    if side:
+        resource["bodySite"] = [SIDES[side]]
+    if reason:
+        resource["reasonCode"] = [{"coding": [{"system": ICD, "code": reason}]}]
+    return resource
+
+
+def imaging(sid: str, started: str, modality: str = "US", instances: int = 3, procedure_id: str | None = None,
+            based_on: str | None = None, day: str = DAY, eid: str = ENC, pid: str = PT) -> dict:
+    resource: dict = {
+        "resourceType": "ImagingStudy", "id": sid, "status": "available",
+        "modality": [{"system": DCM, "code": modality}],
+        "subject": ref(f"Patient/{pid}"), "encounter": ref(f"Encounter/{eid}"), "started": at(started, day),
+        "numberOfSeries": 1, "numberOfInstances": instances,
+        "series": [{"uid": f"2.25.{zlib.crc32(sid.encode())}", "modality": {"system": DCM, "code": modality},
+                    "numberOfInstances": instances}],
+    }
+    if procedure_id:
+        resource["procedureReference"] = ref(f"Procedure/{procedure_id}")
+    if based_on:
+        resource["basedOn"] = [ref(based_on)]
+    return resource
+
+
+def volume(oid: str, procedure_id: str, value: float, unit: str = "mL", eid: str = ENC, pid: str = PT) -> dict:
+    return {"resourceType": "Observation", "id": oid, "status": "final",
+            "code": {"text": "Volume of fluid removed"}, "subject": ref(f"Patient/{pid}"),
+            "encounter": ref(f"Encounter/{eid}"), "partOf": [ref(f"Procedure/{procedure_id}")],
+            "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}}
+
+
+def document(did: str, text: str, related: list[str], content_type: str = "text/plain", raw: str | None = None,
+             eid: str = ENC, pid: str = PT) -> dict:
+    data = raw if raw is not None else base64.b64encode(text.encode()).decode()
+    return {"resourceType": "DocumentReference", "id": did, "status": "current",
+            "type": {"text": "Procedure note"}, "subject": ref(f"Patient/{pid}"),
+            "content": [{"attachment": {"contentType": content_type, "data": data}}],
+            "context": {"encounter": [ref(f"Encounter/{eid}")], "related": [ref(r) for r in related]}}
+
+
+def coverage(payor: str = "Medicare Part B", pid: str = PT) -> dict:
+    return {"resourceType": "Coverage", "id": "cov-1", "status": "active", "beneficiary": ref(f"Patient/{pid}"),
+            "payor": [{"display": payor}]}
+
+
+def bundle(resources: list[dict]) -> dict | None:
+    if not resources:
+        return None
+    return {"resourceType": "Bundle", "type": "searchset", "total": len(resources),
+            "entry": [{"fullUrl": f"http://fhir.example.org/{r['resourceType']}/{r['id']}", "resource": r}
+                      for r in resources]}
+
+
+FULL_NOTE = ("Procedure note. Indication: pleural effusion. Time-out performed. 1200 mL of straw-colored fluid "
+             "removed. Catheter removed at the end. Specimens sent for cell count, LDH and cytology. "
+             "No complications. Post-procedure chest x-ray: no pneumothorax.")
+
+
+def discharge(resources: list[dict], cls: str = "IMP", payor: str = "Medicare Part B") -> dict:
+    by_type: dict[str, list[dict]] = {}
+    for r in resources:
+        by_type.setdefault(r["resourceType"], []).append(r)
+    return {
+        "hook": "encounter-discharge",
+        "hookInstance": "00000000-0000-4000-8000-000000000000",
+        "context": {"userId": f"{DR_A}", "patientId": PT, "encounterId": ENC},
+        "prefetch": {
+            "patient": patient(),
+            "encounter": encounter(cls),
+            "conditions": bundle(by_type.get("Condition", [])),
+            "procedures": bundle(by_type.get("Procedure", [])),
+            "imagingStudies": bundle(by_type.get("ImagingStudy", [])),
+            "observations": bundle(by_type.get("Observation", [])),
+            "documents": bundle(by_type.get("DocumentReference", [])),
+            "coverage": bundle([coverage(payor)]),
+        },
+    }
+
+
+def note_sign(note: dict, resources: list[dict], cls: str = "IMP") -> dict:
+    call = discharge(resources, cls)
+    call["hook"] = "org.procedure-coding.note-sign"
+    call["context"]["note"] = note
+    return call
+
+
+def order_call(hook: str, orders: list[dict], conditions: list[dict]) -> dict:
+    context: dict = {"userId": DR_A, "patientId": PT, "encounterId": ENC,
+                     "draftOrders": {"resourceType": "Bundle", "type": "collection",
+                                     "entry": [{"resource": o} for o in orders]}}
+    if hook == "order-select":
+        context["selections"] = [f"ServiceRequest/{orders[0]['id']}"]
+    return {
+        "hook": hook,
+        "hookInstance": "00000000-0000-4000-8000-000000000001",
+        "context": context,
+        "prefetch": {"patient": patient(), "encounter": encounter(), "conditions": bundle(conditions),
+                     "coverage": bundle([coverage()])},
+    }
+
+
+J90 = condition("c-effusion", "J90", "Pleural effusion, not elsewhere classified")
+DYSPNEA = condition("c-dyspnea", "R06.02", "Shortness of breath")
+ASCITES = condition("c-ascites", "R18.8", "Other ascites")
+
+
+def scenarios() -> dict[str, dict]:
+    s: dict[str, dict] = {}
+    note = document("note-1", FULL_NOTE, ["Procedure/p1"])
+    s["thoracentesis-us-guided.note-sign"] = note_sign(note, [
+        J90, procedure("p1"), imaging("img-1", "10:02", procedure_id="p1"), note])
+    claim = document("note-1", "Ultrasound-guided thoracentesis of the right pleural space. 800 mL removed. "
+                     "No complications.", ["Procedure/p1"])
+    s["thoracentesis-no-images.note-sign"] = note_sign(claim, [
+        J90, procedure("p1", cpt="32555"), imaging("img-1", "10:02", procedure_id="p1", instances=0), claim])
+    s["thoracentesis-bilateral.encounter-discharge"] = discharge([
+        J90, procedure("p-right", start="10:00", end="10:20", notes=[FULL_NOTE]),
+        procedure("p-left", start="10:35", end="10:55", side="left", notes=[FULL_NOTE]),
+        imaging("img-right", "09:55", procedure_id="p-right"), imaging("img-left", "10:33", procedure_id="p-left"),
+        procedure("p-guidance", kind="appendectomy", start="10:00", end="10:55", cpt="76942", side=None,
+                  text_only="Ultrasound guidance for needle placement"),
+    ])
+    drain_note = document("note-1", "Ultrasound-guided right thoracentesis drained 600 mL, then an 8.5 Fr "
+                          "catheter was placed, sutured in place and connected to drainage. No complications.",
+                          ["Procedure/p1", "Procedure/p2"])
+    s["pleural-drain.note-sign"] = note_sign(drain_note, [
+        J90, procedure("p1", start="10:00", end="10:15"),
+        procedure("p2", kind="drain", start="10:20", end="10:40", focal_device=True),
+        imaging("img-1", "09:58", procedure_id="p1"), imaging("img-2", "10:19", procedure_id="p2"), drain_note])
+    s["dry-tap.encounter-discharge"] = discharge([
+        J90, procedure("p1", status="not-done", end=None,
+                       status_reason="Bedside ultrasound showed too little fluid to drain safely"),
+        imaging("img-1", "09:58", procedure_id="p1", instances=2)])
+    para_note = document("note-1", "Ultrasound-guided paracentesis, 4.5 L of ascites removed. Specimen sent for "
+                         "cell count. No complications.", ["Procedure/p1"])
+    s["paracentesis-us-guided.encounter-discharge"] = discharge([
+        ASCITES, procedure("p1", kind="paracentesis", side="rlq"), imaging("img-1", "09:30"), para_note],
+        cls="AMB")
+    s["thoracentesis-with-guidance-order.order-sign"] = order_call("order-sign", [
+        order("sr-1"), order("sr-guidance", kind=None, side=None, cpt="76942",
+                             text="Ultrasound guidance for needle placement")], [J90])
+    s["thoracentesis.order-select"] = order_call("order-select", [order("sr-1", side=None)], [DYSPNEA])
+
+    # --- further positive and negative cases, one rule each ---
+    s["thoracentesis-order-coded-with-imaging.order-sign"] = order_call("order-sign", [
+        order("sr-1", side="left", cpt="32555", reason="J91.8")], [])
+    s["thoracentesis-order-unguided.order-sign"] = order_call("order-sign", [order("sr-1")], [J90])
+    s["drain-left-in-place-text.encounter-discharge"] = discharge([
+        J90, procedure("p1", side="left-qualifier", notes=[
+            "Thoracentesis with pigtail catheter; catheter left in place to drain. 500 mL. No complications."])])
+    s["thoracentesis-guidance-based-on.encounter-discharge"] = discharge([
+        J90, dict(procedure("p1", side="right-text", notes=[FULL_NOTE]), basedOn=[ref("ServiceRequest/sr-9")]),
+        imaging("img-1", "08:00", based_on="ServiceRequest/sr-9")])
+    s["thoracentesis-old-ct.encounter-discharge"] = discharge([
+        J90, procedure("p1", notes=[FULL_NOTE]), imaging("img-ct", "09:00", modality="CT", day="2024-03-01"),
+        imaging("img-dx", "10:05", modality="DX", instances=1)])
+    s["thoracentesis-text-claim-no-study.encounter-discharge"] = discharge([
+        J90, procedure("p1", notes=["Thoracentesis under ultrasound guidance. " + FULL_NOTE])])
+    s["thoracentesis-single-bilateral.encounter-discharge"] = discharge([
+        J90, procedure("p1", side="bilateral", notes=[FULL_NOTE]), imaging("img-1", "10:01", procedure_id="p1")])
+    s["thoracentesis-bilateral-rt-lt-payer.encounter-discharge"] = discharge([
+        J90, procedure("p1", side="bilateral", notes=[FULL_NOTE]), imaging("img-1", "10:01", procedure_id="p1")],
+        payor="Example Commercial Health Plan")
+    s["thoracentesis-two-sessions.encounter-discharge"] = discharge([
+        J90, procedure("p-right", start="08:00", end="08:20", notes=[FULL_NOTE]),
+        procedure("p-left", start="14:00", end="14:20", side="left", notes=[FULL_NOTE]),
+        imaging("img-right", "07:58", procedure_id="p-right"), imaging("img-left", "13:59", procedure_id="p-left")])
+    s["ncci-guided-and-unguided.encounter-discharge"] = discharge([
+        J90, procedure("p-right", start="10:00", end="10:20", notes=[FULL_NOTE]),
+        procedure("p-left", start="10:40", end="10:55", side="left", notes=[FULL_NOTE]),
+        imaging("img-right", "09:58", procedure_id="p-right")])
+    tube = {"coding": [{"system": CPT, "code": "32551"}], "text": "Tube thoracostomy"}
+    s["ncci-distinct-sides.encounter-discharge"] = discharge([
+        J90, procedure("p1", start="10:00", end="10:20", notes=[FULL_NOTE]),
+        imaging("img-1", "09:58", procedure_id="p1"),
+        dict(procedure("p2", start="10:30", end="10:50", side="left", notes=[FULL_NOTE]), code=tube)])
+    s["ncci-same-side.encounter-discharge"] = discharge([
+        J90, procedure("p1", start="10:00", end="10:20", notes=[FULL_NOTE]),
+        imaging("img-1", "09:58", procedure_id="p1"),
+        dict(procedure("p2", start="10:30", end="10:50", notes=[FULL_NOTE]), code=tube)])
+    s["drain-opposite-side.encounter-discharge"] = discharge([
+        J90, procedure("p1", start="10:00", end="10:15", notes=[FULL_NOTE]),
+        procedure("p2", kind="drain", start="10:20", end="10:40", side="left", focal_device=True,
+                  notes=["Catheter connected to drainage. 300 mL. No complications. Specimen sent."]),
+        imaging("img-1", "09:58", procedure_id="p1"), imaging("img-2", "10:19", procedure_id="p2")])
+    s["thoracentesis-repeat-same-performer.encounter-discharge"] = discharge([
+        J90, procedure("p1", start="08:00", end="08:20", notes=[FULL_NOTE]),
+        procedure("p2", start="15:00", end="15:20", notes=[FULL_NOTE]),
+        imaging("img-1", "07:58", procedure_id="p1"), imaging("img-2", "14:58", procedure_id="p2")])
+    s["thoracentesis-repeat-other-performer.encounter-discharge"] = discharge([
+        J90, procedure("p1", start="08:00", end="08:20", notes=[FULL_NOTE]),
+        procedure("p2", start="15:00", end="15:20", performer=DR_B, notes=[FULL_NOTE]),
+        imaging("img-1", "07:58", procedure_id="p1"), imaging("img-2", "14:58", procedure_id="p2")])
+    para_full = "Paracentesis. 3 L removed. No complications. Specimen sent for cell count."
+    s["paracentesis-repeat-mue.encounter-discharge"] = discharge([
+        ASCITES, procedure("p1", kind="paracentesis", start="08:00", end="08:30", side=None, notes=[para_full]),
+        procedure("p2", kind="paracentesis", start="16:00", end="16:30", side=None, notes=[para_full])], cls="AMB")
+    s["paracentesis-unguided-coded-49083.encounter-discharge"] = discharge([
+        procedure("p1", kind="paracentesis", side=None, cpt="49083", reason="K70.31", notes=[para_full])], cls="AMB")
+    s["dry-tap-outpatient-paracentesis.encounter-discharge"] = discharge([
+        ASCITES, procedure("p1", kind="paracentesis", side=None, status="not-done", end=None,
+                           status_reason="Dry tap: no drainable ascites on ultrasound"),
+        imaging("img-1", "09:58", procedure_id="p1", instances=2)], cls="AMB")
+    s["not-done-declined.encounter-discharge"] = discharge([
+        J90, procedure("p1", status="not-done", end=None, status_reason="Patient declined the procedure")])
+    s["thoracentesis-volume-observation.encounter-discharge"] = discharge([
+        J90, procedure("p1", complication=True), imaging("img-1", "10:02", procedure_id="p1"),
+        volume("obs-1", "p1", 1.1, "L")])
+    s["thoracentesis-undocumented.encounter-discharge"] = discharge([
+        DYSPNEA, condition("c-old", "J90", "Pleural effusion", active=False), procedure("p1", side=None),
+        procedure("p-unrelated", kind="appendectomy", side=None, start="12:00", end="13:00")])
+    bad = document("note-1", "", ["Procedure/p1"], raw="%%% not base64 %%%")
+    s["note-bad-base64.note-sign"] = note_sign(bad, [J90, procedure("p1"),
+                                                     imaging("img-1", "10:02", procedure_id="p1"), bad])
+    markup = document("note-1", "<script>alert(1)</script> [click](http://evil.example) " + FULL_NOTE,
+                      ["Procedure/p1"], content_type="text/markdown")
+    hostile = procedure("p1")
+    hostile["bodySite"] = [{"text": "right <img src=x onerror=alert(1)> pleura"}]
+    hostile_dx = condition("c-hostile", "J90", "Pleural effusion <img src=x onerror=alert(1)> **bold**")
+    s["note-with-markup.note-sign"] = note_sign(
+        markup, [hostile_dx, hostile, imaging("img-1", "10:02", procedure_id="p1"), markup])
+    return s
+
+
+def encounter_bundle() -> dict:
+    """One encounter for the integration tests: left US-guided thoracentesis, fully documented."""
+    pid, eid = "pt-thora-1", "enc-thora-1"
+    text = ("Left thoracentesis under ultrasound guidance. Indication: pleural effusion. 900 mL of serous fluid "
+            "removed; catheter removed. Specimens sent for cell count and cytology. No complications. "
+            "Post-procedure chest x-ray: no pneumothorax.")
+    resources = [
+        patient(pid),
+        encounter("IMP", eid, pid),
+        condition("cond-thora-1", "J90", "Pleural effusion, not elsewhere classified", eid=eid, pid=pid),
+        condition("cond-thora-2", "R06.02", "Shortness of breath", eid=eid, pid=pid),
+        procedure("proc-thora-1", side="left", eid=eid, pid=pid),
+        imaging("img-thora-1", "10:02", procedure_id="proc-thora-1", eid=eid, pid=pid),
+        volume("obs-thora-1", "proc-thora-1", 900, eid=eid, pid=pid),
+        document("doc-thora-1", text, ["Procedure/proc-thora-1"], eid=eid, pid=pid),
+        dict(coverage(pid=pid), id="cov-thora-1"),
+    ]
+    return {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r,
+         "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}} for r in resources]}
+
+
+def write(path: Path, content: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    for name, call in scenarios().items():
+        write(HERE / "requests" / f"{name}.json", call)
+    write(HERE / "fhir" / "encounter-e-thoracentesis.bundle.json", encounter_bundle())
