@@ -22,7 +22,7 @@ from ..config import Settings
 from ..protocol.errors import ServiceError
 from ..services import PrefetchSpec, ServiceDefinition
 from .client import FetchError, FhirClient, entry_resources, next_link
-from .shape import invalid_reason
+from .shape import invalid_reason, is_fhir_id
 
 _TOKEN = re.compile(r"\{\{\s*context\.(\w+)\s*\}\}")
 _BEARER_TOKEN = re.compile(r"[\x21-\x7e]+")
@@ -83,7 +83,7 @@ class ClinicalData:
 
 
 def fill_template(template: str, context: dict) -> str | None:
-    """Replace {{context.x}} tokens; None when a token has no primitive value in the context."""
+    """Replace {{context.x}} tokens; None when a token has no FHIR id (or `Type/id`) in the context."""
     missing = False
 
     def substitute(match: re.Match) -> str:
@@ -94,7 +94,12 @@ def fill_template(template: str, context: dict) -> str | None:
             return ""
         text = str(value)
         # patientId may be given as "Patient/123"; queries want the bare id.
-        return text.split("/")[-1] if "/" in text else text
+        text = text.split("/")[-1] if "/" in text else text
+        # Only a FHIR id goes into a query: '#', '&', '?' or '..' would read other data than the template says.
+        if not is_fhir_id(text) or text in (".", ".."):
+            missing = True
+            return ""
+        return text
 
     filled = _TOKEN.sub(substitute, template)
     return None if missing else filled

@@ -12,7 +12,7 @@ import re
 
 STR, DICT, LIST, NUM, BOOL = "string", "object", "array", "number", "boolean"
 
-_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # used with fullmatch: `$` would accept a final newline
 
 # resourceType -> field -> expected JSON kind (lists: of objects unless noted by a tuple).
 FIELDS: dict[str, dict[str, object]] = {
@@ -59,6 +59,10 @@ def _is(kind: str, value: object) -> bool:
     return isinstance(value, _KIND[kind])
 
 
+def is_fhir_id(value: str) -> bool:
+    return _ID.fullmatch(value) is not None
+
+
 def invalid_reason(resource: object) -> str | None:
     """Why this resource cannot be used, or None when the fields the rules read have their R4 types."""
     if not isinstance(resource, dict):
@@ -67,7 +71,7 @@ def invalid_reason(resource: object) -> str | None:
     if not isinstance(rtype, str) or not rtype:
         return "no resourceType"
     rid = resource.get("id")
-    if rid is not None and (not isinstance(rid, str) or not _ID.match(rid)):
+    if rid is not None and (not isinstance(rid, str) or not is_fhir_id(rid)):
         return "id is not a valid FHIR id"
     for name, expected in FIELDS.get(rtype, {}).items():
         if name not in resource:
