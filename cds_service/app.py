@@ -33,7 +33,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_error_handlers(app)
     register_cors(app)  # before authentication: preflights carry no credentials
     register_auth(app, settings)  # raises TrustConfigError when production has no trusted issuers
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes  # werkzeug's own 413, as an OperationOutcome
+    # werkzeug's own cap (a 413 OperationOutcome) for any code reading the body through Flask. One byte over
+    # the service's cap: werkzeug silently truncates a chunked body at this limit, and json_body reads one
+    # byte past max_body_bytes to tell "too large" (413) from "exactly at the cap".
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes + 1
     app.register_blueprint(cds_bp)
     app.register_blueprint(feedback_bp)
     if settings.playground_enabled:  # on in development, off in production unless CDS_PLAYGROUND says so

@@ -47,13 +47,9 @@ def make_app(tmp_path):
 
     def build(issuers: list[dict] | None, profile: str = PRODUCTION, **overrides):
         issuers_file = write_issuers(tmp_path / "issuers.json", issuers) if issuers is not None else None
+        values = {"fhir_request_timeout": 1.0, "fhir_time_budget": 2.0, **overrides}
         settings = Settings(
-            profile=profile,
-            sqlite_path=tmp_path / "cds.sqlite3",
-            trusted_issuers_file=issuers_file,
-            fhir_request_timeout=1.0,
-            fhir_time_budget=2.0,
-            **overrides,
+            profile=profile, sqlite_path=tmp_path / "cds.sqlite3", trusted_issuers_file=issuers_file, **values
         )
         app = create_app(settings)
         app.config["TESTING"] = True
