@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +16,7 @@ from tests.store.sample_cards import coding_card
 SERVICE = "procedure-coding-order-sign"
 FEEDBACK = f"/cds-services/{SERVICE}/feedback"
 REASONS = "http://example.org/override-reasons"
+REQUESTS = Path(__file__).resolve().parents[2] / "fhir_fixtures" / "requests"
 
 
 @pytest.fixture
@@ -169,3 +172,26 @@ def test_an_audit_failure_still_answers_the_call_and_is_logged_without_phi(app, 
     [record] = [r for r in caplog.records if r.getMessage() == "audit record not stored"]
     assert record.hookInstance == call["hookInstance"] and record.error == "TimeoutError"
     assert "Jane" not in caplog.text
+
+
+def test_cards_of_the_coding_engine_are_audited_and_joined_by_feedback(client, store):
+    """The real engine on a recorded request: each card's rule shows up in the report with its feedback."""
+    call = json.loads((REQUESTS / "ncci-distinct-sides.encounter-discharge.json").read_text(encoding="utf-8"))
+    answer = client.post("/cds-services/procedure-coding-encounter-discharge", json=call)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    cards = [card for card in answer.get_json()["cards"] if "cpt-coding.suggestion" in card.get("extension", {})]
+    assert cards
+    first = cards[0]
+    suggestion_ids = [{"id": s["uuid"]} for s in first.get("suggestions", []) if "uuid" in s][:1] or [{"id": "none"}]
+    feedback = {"card": first["uuid"], "outcome": "accepted", "acceptedSuggestions": suggestion_ids,
+                "outcomeTimestamp": "2025-03-01T10:00:00Z"}
+    discharge_feedback = "/cds-services/procedure-coding-encounter-discharge/feedback"
+    assert client.post(discharge_feedback, json={"feedback": [feedback]}).status_code == 200
+    rows = {row.rule: row for row in store.report()}
+    rule = first["extension"]["cpt-coding.suggestion"]["rule"]
+    issued_per_rule = {}
+    for card in cards:
+        card_rule = card["extension"]["cpt-coding.suggestion"]["rule"]
+        issued_per_rule[card_rule] = issued_per_rule.get(card_rule, 0) + 1
+    assert {name: row.issued for name, row in rows.items()} == issued_per_rule
+    assert rows[rule].accepted == 1
