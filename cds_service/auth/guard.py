@@ -117,17 +117,17 @@ def register_auth(app: Flask, settings: Settings) -> None:
         header = request.headers.get("Authorization")
         if header is None:
             if required:
-                log.info("authentication failed", extra={"reason": "no Authorization header", "path": request.path})
+                log.warning("authentication failed", extra={"reason": "no Authorization header", "path": request.path})
                 return unauthorized(invalid_token=False)
             return None
         scheme, _, token = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            log.info("authentication failed", extra={"reason": "not a Bearer token", "path": request.path})
+            log.warning("authentication failed", extra={"reason": "not a Bearer token", "path": request.path})
             return unauthorized(invalid_token=True)
         try:
             g.issuer = validator.validate(token.strip(), called_url(request, settings))
         except AuthFailure as failure:
-            log.info(
+            log.warning(
                 "authentication failed",
                 extra={"reason": failure.reason, "iss": failure.iss, "kid": failure.kid, "path": request.path},
             )
