@@ -135,7 +135,7 @@ def _period(resource: dict, *names: str) -> tuple[datetime | None, datetime | No
         elif isinstance(value, str):
             instant = parse_instant(value)
             if instant:
-                return instant, instant, local_day(value)
+                return instant, instant, value[:10] if len(value) >= 10 else None
     return None, None, None
 
 

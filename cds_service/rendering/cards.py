@@ -6,7 +6,6 @@ items, sources and override reasons come from the packs.
 
 from __future__ import annotations
 
-import copy
 import uuid
 
 from ..evidence.values import CPT
@@ -95,10 +94,13 @@ def _coded_resource(finding: Finding) -> dict | None:
     code = finding.lines[0].code
     if finding.current_codes == [code]:
         return None
-    resource = copy.deepcopy(finding.act.resource)
-    concept = resource.get("code") if isinstance(resource.get("code"), dict) else {}
+    # A new top-level object and a new `code`; the untouched parts are shared with the input, which is
+    # only serialised afterwards (a deep copy per card was the largest cost on big encounters).
+    resource = dict(finding.act.resource)
+    concept = dict(resource["code"]) if isinstance(resource.get("code"), dict) else {}
+    coding = concept.get("coding") if isinstance(concept.get("coding"), list) else []
     kept = [
-        c for c in concept.get("coding", []) if isinstance(c, dict)
+        c for c in coding if isinstance(c, dict)
         and not (c.get("system") == CPT and c.get("code") in finding.pack.cpt_index)
     ]
     kept.append({"system": CPT, "code": code, "display": finding.pack.codes[code].short})

@@ -68,9 +68,9 @@ def evaluate(book: RuleBook, evidence: Evidence) -> tuple[list[Finding], list[Ac
 
 def _attach_guidance_procedures(book: RuleBook, findings: list[Finding], coded: list[Finding],
                                 evidence: Evidence) -> None:
-    """A separate guidance charge (a Procedure coded 76942, ...) within a session's time of a performed
-    procedure is that procedure's guidance: never billed on top of it. It is named on one card: the
-    coded subject that holds a line, in the same encounter, closest in time."""
+    """A separate guidance charge (a Procedure coded with one of the pack's bundled guidance codes) within a
+    session's time of a performed procedure is that procedure's guidance: never billed on top of it. It is
+    named on one card: the coded subject that holds a line, in the same encounter, closest in time."""
     holders = [f for f in coded if f.lines and not f.act.is_order and f.act.start is not None
                and f.entry is not None and f.entry.role == "procedure"]
     if not holders:
