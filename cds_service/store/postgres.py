@@ -71,12 +71,15 @@ class PostgresStore(SqlStore):
             conn.close()
 
     @contextmanager
-    def _transaction(self, write: bool) -> Iterator[psycopg.Cursor]:
+    def _transaction(self, write: bool, durable: bool = True) -> Iterator[psycopg.Cursor]:
         conn = self._connection()
         with conn.transaction(), conn.cursor() as cur:
             if not write:
-                # One snapshot for all the report's queries.
+                # One snapshot for all the report's queries (must come before any other statement).
                 cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            if not durable:
+                # The commit returns before the WAL flush; a server crash may lose the last such commits.
+                cur.execute("SET LOCAL synchronous_commit = off")
             yield cur
 
     def _run(self, operation: Callable[[], T]) -> T:

@@ -89,8 +89,13 @@ class SqlStore(ABC):
 
     # -- what a backend provides ---------------------------------------------------------------------
     @abstractmethod
-    def _transaction(self, write: bool) -> AbstractContextManager[Any]:
-        """A cursor inside one transaction, committed when the block ends without an exception."""
+    def _transaction(self, write: bool, durable: bool = True) -> AbstractContextManager[Any]:
+        """A cursor inside one transaction, committed when the block ends without an exception.
+
+        `durable=False` lets the commit return before the log reaches the disk: the rows survive the
+        process being killed but not the machine losing power. The audit write on the hook path uses it
+        (it costs about 10x less than a flushed commit); feedback, which answers 200 on commit, does not.
+        """
 
     @abstractmethod
     def _run(self, operation: Callable[[], T]) -> T:
@@ -112,7 +117,7 @@ class SqlStore(ABC):
 
     def _record_call(self, call: CallRecord) -> None:
         called_at = self._instant(call.called_at)
-        with self._transaction(write=True) as cur:
+        with self._transaction(write=True, durable=False) as cur:
             cur.execute(
                 self._sql(_INSERT_CALL), (call.service_id, call.hook_instance, call.hook, called_at, call.card_count)
             )

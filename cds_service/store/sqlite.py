@@ -2,8 +2,8 @@
 
 Each thread has its own connection (sqlite3 connections must not be used by two threads at once). Writes
 take the write lock up front (BEGIN IMMEDIATE) so two writers never deadlock upgrading a read lock, and
-wait up to `busy_timeout` for each other. synchronous=FULL makes a commit survive a power cut, not only a
-killed process: the feedback endpoint answers 200 only after the commit.
+wait up to `busy_timeout` for each other. Durable transactions (feedback, which is answered 200 only after
+its commit) run with synchronous=FULL, so the commit survives a power cut, not only a killed process.
 """
 
 from __future__ import annotations
@@ -54,7 +54,6 @@ class SqliteStore(SqlStore):
         )
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
         conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
         self._local.conn = conn
         with self._lock:
@@ -62,8 +61,11 @@ class SqliteStore(SqlStore):
         return conn
 
     @contextmanager
-    def _transaction(self, write: bool) -> Iterator[sqlite3.Cursor]:
+    def _transaction(self, write: bool, durable: bool = True) -> Iterator[sqlite3.Cursor]:
         conn = self._connection()
+        # In WAL mode, FULL syncs the log at each commit; NORMAL only at checkpoints. A later FULL commit
+        # syncs the earlier NORMAL ones with it.
+        conn.execute("PRAGMA synchronous = FULL" if durable else "PRAGMA synchronous = NORMAL")
         conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
             yield conn.cursor()
