@@ -33,7 +33,6 @@ CHROMIUM_ARGS = [
 ]
 VIEWPORT = {"width": 1400, "height": 1000}
 
-pytestmark = pytest.mark.browser
 
 
 @dataclass

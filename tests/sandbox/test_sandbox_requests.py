@@ -179,3 +179,24 @@ def test_without_encounter_id_the_patients_diagnoses_are_read_and_used(client, f
     assert "indication" in coding_of(bare)["documentationGaps"]
     assert [line["code"] for line in coding_of(with_diagnosis)["lines"]] == ["32555"]
     assert "indication" not in coding_of(with_diagnosis).get("documentationGaps", [])
+
+
+def test_order_select_previews_the_order_sign_coding_with_info_cards(client):
+    """What the PAMA screen does on every change: order-select, same coding as order-sign, info level only."""
+    order = pama_order("p1", cpt="32554", reason="60046008")
+    guidance = {**pama_order("p1", cpt="76942", reason="60046008"), "id": "guidance-request-id"}
+    context = {"selections": [f"ServiceRequest/{order['id']}"], "draftOrders": draft_bundle(order, guidance)}
+    prefetch = {"patient": None, "encounter": None, "conditions": None, "coverage": None}
+    calls = {
+        hook: {**sandbox_call(hook, "p1", "http://127.0.0.1:9/fhir", **copy.deepcopy(context)), "prefetch": prefetch}
+        for hook in ("order-sign", "order-select")
+    }
+    for call in calls.values():
+        del call["fhirServer"]
+
+    signed = client.post(ORDER_SIGN, json=calls["order-sign"]).get_json()["cards"]
+    previewed = client.post(ORDER_SELECT, json=calls["order-select"]).get_json()["cards"]
+
+    assert previewed and {card["indicator"] for card in previewed} == {"info"}
+    assert [card["extension"] for card in previewed] == [card["extension"] for card in signed]
+    assert "warning" in {card["indicator"] for card in signed}  # 32554 ordered with guidance: worth a warning
