@@ -6,7 +6,8 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 export HOST PORT
 
-.PHONY: run test lint bench test-deps clean
+.PHONY: run test lint bench test-deps fhir-server-deps clean
+FHIR_SERVER_DIR := tests/infra/fhir_server
 
 # The service itself: a venv with the package installed (editable).
 $(BIN)/cds-service: pyproject.toml
@@ -23,8 +24,17 @@ $(VENV)/.test-deps: $(BIN)/cds-service pyproject.toml
 run: $(BIN)/cds-service
 	$(BIN)/gunicorn -c python:cds_service.gunicorn_conf cds_service.wsgi:app
 
+# Loopback FHIR R4 server for the integration tests (Medplum's engine + Node 22, both from npm).
+# npm ci writes node_modules/.package-lock.json last, so this reruns only when the lock file changes.
+$(FHIR_SERVER_DIR)/node_modules/.package-lock.json: $(FHIR_SERVER_DIR)/package.json $(FHIR_SERVER_DIR)/package-lock.json
+	cd $(FHIR_SERVER_DIR) && npm ci --no-audit --no-fund --engine-strict=false
+
+fhir-server-deps: $(FHIR_SERVER_DIR)/node_modules/.package-lock.json
+
+# System packages (Chromium, PostgreSQL, npm) first: the FHIR server install needs npm.
 test-deps: $(VENV)/.test-deps
 	bash tests/infra/install.sh
+	$(MAKE) fhir-server-deps
 
 test: test-deps
 	$(BIN)/ruff check cds_service tests bench

@@ -3,6 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+# npm installs the loopback FHIR server (tests/infra/fhir_server: Medplum's engine and its own Node 22).
+if ! command -v npm >/dev/null 2>&1; then
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm
+fi
+
 # Chromium for the browser tests (tests/browser): Debian's own package, driven by Playwright for Python
 # through executable_path. Never `playwright install`, which would download a browser build.
 if [ ! -x /usr/bin/chromium ]; then
