@@ -1,0 +1,92 @@
+"""The jti replay store on both backends: one winner per (iss, jti), even among racing processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import time
+
+import pytest
+
+from cds_service.auth import guard
+from cds_service.auth.replay import PostgresReplayStore, SqliteReplayStore, replay_store_for
+from cds_service.config import Settings
+
+from .kit import BASE, ISS, ORDER_SIGN, assert_outcome, bearer, mint, order_sign_call
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_factory(request, tmp_path):
+    """A callable making a fresh store object on one shared backing database (as each worker would)."""
+    if request.param == "sqlite":
+        path = tmp_path / "cds.jti.sqlite3"
+        return lambda: SqliteReplayStore(path)
+    url = request.getfixturevalue("postgres_cluster").create_database()
+    return lambda: PostgresReplayStore(url)
+
+
+def test_second_use_is_refused_and_issuers_are_separate(store_factory):
+    store = store_factory()
+    later = time.time() + 300
+    assert store.first_use(ISS, "jti-1", later)
+    assert not store.first_use(ISS, "jti-1", later)
+    assert not store_factory().first_use(ISS, "jti-1", later)  # another worker's store object
+    assert store.first_use("https://other.example", "jti-1", later)
+
+
+def test_a_jti_whose_token_expired_may_come_back(store_factory):
+    store = store_factory()
+    assert store.first_use(ISS, "jti-2", time.time() - 1)
+    assert store.first_use(ISS, "jti-2", time.time() + 300)
+    assert not store.first_use(ISS, "jti-2", time.time() + 300)
+
+
+def _race(factory, jtis: list[str], results) -> None:
+    store = factory()
+    for jti in jtis:
+        results.put((jti, store.first_use(ISS, jti, time.time() + 300)))
+
+
+def test_racing_processes_get_one_winner_per_jti(store_factory):
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    jtis = [f"race-{i}" for i in range(25)]
+    workers = [context.Process(target=_race, args=(store_factory, jtis, results)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=30) for _ in range(len(jtis) * len(workers))]
+    for worker in workers:
+        worker.join(timeout=30)
+    winners = {jti: sum(1 for j, won in outcomes if j == jti and won) for jti in jtis}
+    assert set(winners.values()) == {1}
+
+
+def test_expired_rows_are_purged(tmp_path):
+    store = SqliteReplayStore(tmp_path / "r.sqlite3")
+    for i in range(300):
+        store.first_use(ISS, f"old-{i}", time.time() - 10)
+    remaining = sqlite3.connect(tmp_path / "r.sqlite3").execute("SELECT count(*) FROM jti_seen").fetchone()[0]
+    assert remaining < 300
+
+
+def test_sqlite_file_sits_next_to_the_configured_path(tmp_path):
+    store = replay_store_for(Settings(sqlite_path=tmp_path / "data" / "cds.sqlite3"))
+    assert isinstance(store, SqliteReplayStore) and store.path == tmp_path / "data" / "cds.jti.sqlite3"
+    assert isinstance(replay_store_for(Settings(database_url="postgresql://h/db")), PostgresReplayStore)
+
+
+def test_unreachable_replay_store_fails_closed_with_503(make_app, issuer_entry, es384_key, monkeypatch):
+    monkeypatch.setattr(guard, "replay_store_for", lambda settings: PostgresReplayStore(
+        "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1"))
+    client = make_app([issuer_entry]).test_client()
+    token = mint(es384_key, aud=BASE + ORDER_SIGN)
+    body = assert_outcome(client.post(ORDER_SIGN, json=order_sign_call(), headers=bearer(token)), 503)
+    assert "temporarily unavailable" in body["issue"][0]["diagnostics"]
+
+
+@pytest.mark.postgres
+def test_service_on_postgresql_refuses_a_replayed_token(make_app, issuer_entry, es384_key, postgres_cluster):
+    client = make_app([issuer_entry], database_url=postgres_cluster.create_database()).test_client()
+    token = mint(es384_key, aud=BASE + ORDER_SIGN)
+    assert client.post(ORDER_SIGN, json=order_sign_call(), headers=bearer(token)).status_code == 200
+    assert client.post(ORDER_SIGN, json=order_sign_call(), headers=bearer(token)).status_code == 401
