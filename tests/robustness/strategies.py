@@ -137,3 +137,36 @@ def fhir_resources(draw, resource_type: str | None = None) -> dict:
 
 
 any_resource = st.one_of(fhir_resources(), json_values)
+
+
+PLAUSIBLE_CODES = (
+    {"coding": [{"system": "http://snomed.info/sct", "code": "91602002", "display": "Thoracentesis"}]},
+    {"coding": [{"system": "http://snomed.info/sct", "code": "264957007"}]},
+    {"coding": [{"system": "http://snomed.info/sct", "code": "89305009"}]},
+    {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "32555"}]},
+    {"text": "Ultrasound-guided pleural tap, left"},
+    {"coding": [{"system": "http://snomed.info/sct", "code": "80146002", "display": "Appendectomy"}]},
+    {"coding": [{"system": "http://example.org/local", "code": "THORA"}], "text": "bedside procedure"},
+)
+
+
+@st.composite
+def plausible_acts(draw, resource_type: str) -> dict:
+    """A Procedure or ServiceRequest that looks right, then has a few fields replaced by hostile values:
+    the engine sees recognisable subjects next to broken fields, not only noise."""
+    resource = {
+        "resourceType": resource_type,
+        "id": draw(st.sampled_from(["a1", "a2", "a3", "a4"])),
+        "status": "completed" if resource_type == "Procedure" else "draft",
+        "code": draw(st.sampled_from(PLAUSIBLE_CODES)),
+        "subject": {"reference": "Patient/p1"},
+        "encounter": {"reference": draw(st.sampled_from(["Encounter/e1", "Encounter/other"]))},
+    }
+    if resource_type == "Procedure":
+        resource["performedDateTime"] = draw(odd_dates)
+    else:
+        resource["intent"] = "order"
+    names = sorted(set(FIELDS[resource_type]) - {"code"})
+    for name in draw(st.lists(st.sampled_from(names), max_size=3, unique=True)):
+        resource[name] = draw(st.one_of(FIELD_VALUES.get(name, json_values), json_values))
+    return resource
