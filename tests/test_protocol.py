@@ -137,3 +137,15 @@ def test_errors_are_never_html(client):
 
 def test_health(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_private_network_preflight_is_allowed(client):
+    response = client.options(
+        "/cds-services",
+        headers={
+            "Origin": "https://sandbox.cds-hooks.org",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Private-Network": "true",
+        },
+    )
+    assert response.headers["Access-Control-Allow-Private-Network"] == "true"

@@ -22,5 +22,8 @@ def register_cors(app: Flask) -> None:
         response.headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
         response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
         response.headers["Access-Control-Max-Age"] = "600"
+        # Chrome's Private Network Access: a public https page (the sandbox) calling a service on localhost.
+        if request.headers.get("Access-Control-Request-Private-Network") == "true":
+            response.headers["Access-Control-Allow-Private-Network"] = "true"
         response.headers.add("Vary", "Origin")
         return response
