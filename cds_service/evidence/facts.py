@@ -248,8 +248,7 @@ def collect_evidence(evidence_kind: str, context: dict, data: ClinicalData) -> E
         text, problem = note_text(document)
         if problem:
             problems.append(f"{key_of(document)}: {problem}; its text was not used")
-        related = [reference_key(r) for r in listed(document.get("context") or {}, "related")]
-        related = [r for r in related if r]
+        related = related_acts(document)
         if text is None:
             continue
         if len(related) != 1:
@@ -317,13 +316,21 @@ def collect_evidence(evidence_kind: str, context: dict, data: ClinicalData) -> E
     return evidence
 
 
+def related_acts(document: dict) -> list[str]:
+    """The `Type/id` keys a DocumentReference documents (its `context.related`)."""
+    context = document.get("context")
+    if not isinstance(context, dict):
+        return []
+    return [r for r in (reference_key(x) for x in listed(context, "related")) if r]
+
+
 def _focus(kind: str, context: dict, data: ClinicalData, acts: list[ActFacts], encounter: str | None) -> list:
     if kind == "orders":
         drafts = {key_of(r) for r in data.context_resources if r.get("resourceType") == "ServiceRequest"}
         return [a for a in acts if a.key in drafts]
     if kind == "note":
         note = context.get("note") if isinstance(context.get("note"), dict) else {}
-        related = {r for r in (reference_key(x) for x in listed(note.get("context") or {}, "related")) if r}
+        related = set(related_acts(note))
         return [a for a in acts if a.key in related]
     return [a for a in acts if not a.is_order and (encounter is None or a.encounter in (None, encounter))]
 

@@ -87,6 +87,17 @@ def detail(finding: Finding, problems: list[str]) -> str:
     return "\n\n".join(p for p in parts if p)
 
 
+def _without_empties(value):
+    """A copy with no null, "", [] or {} anywhere: CDS Hooks forbids them, and inputs may carry them."""
+    if isinstance(value, dict):
+        pruned = {k: _without_empties(v) for k, v in value.items()}
+        return {k: v for k, v in pruned.items() if v not in (None, "", [], {})}
+    if isinstance(value, list):
+        pruned = [_without_empties(v) for v in value]
+        return [v for v in pruned if v not in (None, "", [], {})]
+    return value
+
+
 def _coded_resource(finding: Finding) -> dict | None:
     """The subject with the CPT coding set in code.coding (wrong codes of the family replaced)."""
     if not finding.lines:
@@ -94,10 +105,8 @@ def _coded_resource(finding: Finding) -> dict | None:
     code = finding.lines[0].code
     if finding.current_codes == [code]:
         return None
-    # A new top-level object and a new `code`; the untouched parts are shared with the input, which is
-    # only serialised afterwards (a deep copy per card was the largest cost on big encounters).
-    resource = dict(finding.act.resource)
-    concept = dict(resource["code"]) if isinstance(resource.get("code"), dict) else {}
+    resource = _without_empties(finding.act.resource)
+    concept = resource.get("code") if isinstance(resource.get("code"), dict) else {}
     coding = concept.get("coding") if isinstance(concept.get("coding"), list) else []
     kept = [
         c for c in coding if isinstance(c, dict)

@@ -182,7 +182,7 @@ def _repeat_modifiers(findings: list[Finding]) -> None:
     for items in groups.values():
         if len({line.session for _, line in items}) < 2:
             continue
-        items.sort(key=lambda item: (item[1].start is None, item[1].start))
+        items.sort(key=lambda item: item[1].start.timestamp() if item[1].start else 0.0)
         first_finding, first = items[0]
         for finding, line in items[1:]:
             if line.session == first.session:

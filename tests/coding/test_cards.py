@@ -93,3 +93,20 @@ def test_checklist_lists_missing_documentation(client):
     assert "- [ ] Record the volume of fluid removed" in card["detail"]
     assert "- [ ] Record the side" in card["detail"]
     assert "(`specimen`) (reminder)" in card["detail"]
+
+
+def test_update_action_never_echoes_empty_values(client):
+    call = request("thoracentesis-undocumented.encounter-discharge")
+    procedure = call["prefetch"]["procedures"]["entry"][0]["resource"]
+    procedure.update(basedOn=[], note=[{}], bodySite=[{"text": ""}])
+    card = suggestions(post(client, call))["Procedure/p1"]["card"]  # post() checks response_problems
+    resource = card["suggestions"][0]["actions"][0]["resource"]
+    assert "basedOn" not in resource and "note" not in resource and "bodySite" not in resource
+    assert resource["performedPeriod"] == procedure["performedPeriod"]
+
+
+def test_note_with_a_malformed_context_codes_nothing_and_does_not_fail(client):
+    call = request("thoracentesis-us-guided.note-sign")
+    call["context"]["note"]["context"] = "Procedure/p1"
+    response = client.post("/cds-services/procedure-coding-note-sign", json=call)
+    assert response.status_code in (200, 400)  # the envelope schema may refuse it; never a 500
