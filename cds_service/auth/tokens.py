@@ -94,7 +94,7 @@ class TokenValidator:
         alg = header.get("alg")
         if alg not in ALLOWED_ALGORITHMS:
             raise AuthFailure(f"algorithm not allowed: {_short(alg)}", iss, kid)
-        if header.get("typ") not in (None, "JWT"):
+        if "typ" in header and str(header["typ"]).upper() != "JWT":
             raise AuthFailure("typ is not JWT", iss, kid)
         if not isinstance(kid, str) or not kid:
             raise AuthFailure("missing kid", iss, kid)
