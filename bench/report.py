@@ -137,6 +137,11 @@ def render(results: dict) -> str:
         for slope in growth.get("slopes", []):
             lines.append(f"  {slope['from']} -> {slope['to']} resources: {slope['ms_per_resource'] * 1000:.1f} us "
                          "per extra resource")
+    floor = results.get("fetch_floor")
+    if floor:
+        lines += ["", f"encounter-discharge: the FHIR server alone answers the {floor['queries']} queries of one "
+                      f"call ({floor['resources']} resources, sent concurrently, no service) in "
+                      f"p50 {floor['p50_ms']:.1f} ms, p95 {floor['p95_ms']:.1f} ms"]
     startup, rss = results.get("startup_s", {}), results.get("rss_mb", {})
     lines += ["", f"start-up to first answered request: service {startup.get('service')} s, "
                   f"baseline {startup.get('baseline')} s",

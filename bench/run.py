@@ -30,17 +30,20 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cds_service.config import Settings
 from cds_service.protocol.response_check import response_problems
+from cds_service.services import NOTE_SIGN_HOOK
 from tests.infra import fhir_server
 
 from . import report
+from .fetch_floor import fetch_floor
 from .loadgen import Job
 from .servers import BASELINE_APP, SERVICE_APP, SERVICE_ENV, Started, start_gunicorn, worker_rss_mb
 from .workload import FIXTURES_DIR, BenchCall, discharge_call, find_fixture, padded_call
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-ORDER_SIGN, NOTE_SIGN = "order-sign", "org.procedure-coding.note-sign"
+ORDER_SIGN = "order-sign"
 
 
 class BenchError(RuntimeError):
@@ -126,7 +129,7 @@ def progress(text: str) -> None:
 
 def benchmark(args: argparse.Namespace, work: Path) -> dict:
     order_path, order_fixture = find_fixture(ORDER_SIGN, args.fixtures)
-    note_path, note_fixture = find_fixture(NOTE_SIGN, args.fixtures)
+    note_path, note_fixture = find_fixture(NOTE_SIGN_HOOK, args.fixtures)
     try:
         discharge_path, discharge_fixture = find_fixture("encounter-discharge", args.fixtures)
     except FileNotFoundError:
@@ -168,6 +171,11 @@ def benchmark(args: argparse.Namespace, work: Path) -> dict:
                 results["startup_s"] = {"service": round(service.startup_seconds, 2),
                                         "baseline": round(baseline.startup_seconds, 2)}
                 for c in calls:
+                    if c.case == "encounter-discharge":
+                        progress("encounter-discharge: the FHIR server's queries alone")
+                        results["fetch_floor"] = fetch_floor(fhir.base_url, c.service, c.call["context"],
+                                                             calls=max(5, int(args.duration * 8)),
+                                                             workers=Settings().fhir_max_workers)
                     for concurrency in args.concurrency:
                         progress(f"{c.case} at concurrency {concurrency}")
                         base = load(baseline.service.base_url + c.path, bodies[c.case], concurrency,

@@ -24,6 +24,12 @@ from cds_service.services import SERVICES, ServiceDefinition
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES_DIR = ROOT / "fhir_fixtures" / "requests"
+# The everyday case of each hook among the coding fixtures (the edge cases are for the engine's tests).
+PREFERRED_FIXTURES = {
+    "order-sign": "thoracentesis-with-guidance-order.order-sign.json",
+    "org.procedure-coding.note-sign": "thoracentesis-us-guided.note-sign.json",
+    "encounter-discharge": "thoracentesis-bilateral.encounter-discharge.json",
+}
 
 SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
@@ -157,7 +163,12 @@ def _fixture_rank(path: Path, call: dict) -> tuple:
 
 
 def find_fixture(hook: str, fixtures_dir: Path = FIXTURES_DIR) -> tuple[Path, dict]:
-    """The coding engineer's request fixture for this hook that carries the most of an encounter."""
+    """The request fixture for this hook: the everyday one when it is there, else the richest one."""
+    preferred = PREFERRED_FIXTURES.get(hook)
+    if preferred and (fixtures_dir / preferred).is_file():
+        call = json.loads((fixtures_dir / preferred).read_text(encoding="utf-8"))
+        if isinstance(call, dict) and call.get("hook") == hook:
+            return fixtures_dir / preferred, call
     found: list[tuple[tuple, Path, dict]] = []
     for path in sorted(fixtures_dir.rglob("*.json")):
         try:
