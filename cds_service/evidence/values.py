@@ -81,6 +81,8 @@ def parse_instant(value: object) -> datetime | None:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
+    if not 1 < parsed.year < 9999:
+        return None  # so that window arithmetic (minutes to days either side) cannot overflow
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
