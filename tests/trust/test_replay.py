@@ -5,6 +5,8 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -15,14 +17,22 @@ from cds_service.config import Settings
 from .kit import BASE, ISS, ORDER_SIGN, assert_outcome, bearer, mint, order_sign_call
 
 
+@dataclass(frozen=True)
+class StoreFactory:
+    """Makes a fresh store object on one shared backing database, as each worker would (picklable)."""
+
+    kind: str
+    location: str
+
+    def __call__(self):
+        return SqliteReplayStore(Path(self.location)) if self.kind == "sqlite" else PostgresReplayStore(self.location)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store_factory(request, tmp_path):
-    """A callable making a fresh store object on one shared backing database (as each worker would)."""
+def store_factory(request, tmp_path) -> StoreFactory:
     if request.param == "sqlite":
-        path = tmp_path / "cds.jti.sqlite3"
-        return lambda: SqliteReplayStore(path)
-    url = request.getfixturevalue("postgres_cluster").create_database()
-    return lambda: PostgresReplayStore(url)
+        return StoreFactory("sqlite", str(tmp_path / "cds.jti.sqlite3"))
+    return StoreFactory("postgresql", request.getfixturevalue("postgres_cluster").create_database())
 
 
 def test_second_use_is_refused_and_issuers_are_separate(store_factory):
@@ -48,13 +58,14 @@ def _race(factory, jtis: list[str], results) -> None:
 
 
 def test_racing_processes_get_one_winner_per_jti(store_factory):
-    context = multiprocessing.get_context("fork")
+    # spawn, not fork: forking a process that runs server threads (pytest-httpserver) can deadlock the child.
+    context = multiprocessing.get_context("spawn")
     results = context.Queue()
     jtis = [f"race-{i}" for i in range(25)]
-    workers = [context.Process(target=_race, args=(store_factory, jtis, results)) for _ in range(4)]
+    workers = [context.Process(target=_race, args=(store_factory, jtis, results)) for _ in range(3)]
     for worker in workers:
         worker.start()
-    outcomes = [results.get(timeout=30) for _ in range(len(jtis) * len(workers))]
+    outcomes = [results.get(timeout=60) for _ in range(len(jtis) * len(workers))]
     for worker in workers:
         worker.join(timeout=30)
     winners = {jti: sum(1 for j, won in outcomes if j == jti and won) for jti in jtis}
