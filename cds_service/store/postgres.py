@@ -53,9 +53,10 @@ class PostgresStore(SqlStore):
             self.url,
             autocommit=True,
             connect_timeout=CONNECT_TIMEOUT_S,
-            options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
             application_name="cds-service",
         )
+        # A SET rather than the `options` connection parameter, which would replace one given in the URL.
+        conn.execute(f"SET statement_timeout = {int(STATEMENT_TIMEOUT_MS)}")
         self._local.conn = conn
         with self._lock:
             self._connections.append(conn)

@@ -53,11 +53,22 @@ class PostgresCluster:
         return f"postgresql://{SUPERUSER}:{quote(self.password, safe='')}@127.0.0.1:{self.port}/{database}"
 
     def create_database(self, name: str | None = None) -> str:
-        """A new empty database; returns its URL (each test gets its own, so tests never see each other)."""
+        """A new empty database; returns its URL."""
         name = name or f"t_{uuid.uuid4().hex[:16]}"
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+    def create_schema(self, name: str | None = None) -> str:
+        """A new empty schema; returns a URL whose connections use it (tests never see each other's tables).
+
+        A schema per test rather than a database: CREATE DATABASE copies the template through the WAL
+        (several MB each), a schema costs a catalog row.
+        """
+        name = name or f"t_{uuid.uuid4().hex[:16]}"
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{name}"')
+        return f"{self.url()}?options={quote(f'-csearch_path={name}', safe='')}"
 
     def _command(self, *argv: str) -> list[str]:
         return ["runuser", "-u", self.run_as, "--", *argv] if self.run_as else list(argv)

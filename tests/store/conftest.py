@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,12 +30,18 @@ def postgres_cluster() -> Iterator[postgres_infra.PostgresCluster]:
 
 
 @pytest.fixture(params=BACKENDS)
-def backend_settings(request, tmp_path) -> Settings:
-    """Settings naming a fresh, empty store of each backend (a new SQLite file or a new database)."""
+def new_backend_settings(request, tmp_path) -> Callable[[], Settings]:
+    """Makes Settings naming a fresh, empty store of the backend: a new SQLite file or PostgreSQL schema."""
+    counter = itertools.count()
     if request.param == "sqlite":
-        return Settings(sqlite_path=tmp_path / "store" / "cds.sqlite3")
+        return lambda: Settings(sqlite_path=tmp_path / f"store-{next(counter)}" / "cds.sqlite3")
     cluster = request.getfixturevalue("postgres_cluster")
-    return Settings(database_url=cluster.create_database())
+    return lambda: Settings(database_url=cluster.create_schema())
+
+
+@pytest.fixture
+def backend_settings(new_backend_settings) -> Settings:
+    return new_backend_settings()
 
 
 @pytest.fixture

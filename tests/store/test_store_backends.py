@@ -49,20 +49,23 @@ def stored_text(store) -> str:
     return "\n".join(values)
 
 
-def test_schema_is_migrated_once_even_when_many_open_it_together(backend_settings):
-    barrier = threading.Barrier(6)
+def test_schema_is_migrated_once_even_when_many_open_it_together(new_backend_settings):
+    # Like gunicorn workers starting at the same moment on a new database; several rounds, since it is a race.
+    for _ in range(6):
+        settings = new_backend_settings()
+        barrier = threading.Barrier(8)
 
-    def open_and_close() -> list[int]:
-        barrier.wait()
-        store = open_store(backend_settings)
-        try:
-            return store.schema_versions()
-        finally:
-            store.close()
+        def open_and_close(settings=settings, barrier=barrier) -> list[int]:
+            barrier.wait()
+            store = open_store(settings)
+            try:
+                return store.schema_versions()
+            finally:
+                store.close()
 
-    with ThreadPoolExecutor(6) as pool:
-        results = list(pool.map(lambda _: open_and_close(), range(6)))
-    assert results == [[1]] * 6
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(lambda _: open_and_close(), range(8)))
+        assert results == [[1]] * 8
 
 
 def test_a_database_migrated_by_a_newer_build_is_refused(store, backend_settings):
@@ -180,7 +183,7 @@ def test_closed_store_refuses_work(store):
 
 @pytest.mark.postgres
 def test_postgres_store_reconnects_after_the_server_drops_its_connection(postgres_cluster):
-    store = open_store(Settings(database_url=postgres_cluster.create_database()))
+    store = open_store(Settings(database_url=postgres_cluster.create_schema()))
     try:
         assert store.record_feedback("svc", [accepted("c-1")]) == 1
         with psycopg.connect(postgres_cluster.url(), autocommit=True) as admin:
