@@ -89,7 +89,8 @@ class PostgresCluster:
 def start(timeout_s: int = 60) -> PostgresCluster:
     bin_dir = server_bin_dir()
     run_as = SERVER_USER if os.geteuid() == 0 else None
-    root = Path(tempfile.mkdtemp(prefix="cds-pg-"))
+    # As root, TMPDIR may sit under /root, which the postgres user cannot enter; /tmp it can.
+    root = Path(tempfile.mkdtemp(prefix="cds-pg-", dir="/tmp" if run_as else None))
     password = secrets.token_urlsafe(18)
     cluster = PostgresCluster(root, bin_dir, free_port(), password, run_as)
     try:
