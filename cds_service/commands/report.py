@@ -26,7 +26,9 @@ def since_argument(text: str) -> datetime:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--since", type=since_argument, metavar="DATE", help="only cards issued from this date (UTC) or date-time")
+    parser.add_argument(
+        "--since", type=since_argument, metavar="DATE", help="only cards issued from this date (UTC) or date-time"
+    )
     parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (table)")
 
 
