@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -84,14 +83,8 @@ def medication_order(patient_id: str) -> dict:
     }
 
 
-@pytest.fixture(scope="session")
-def sandbox_fhir() -> Iterator[fhir_infra.FhirServer]:
-    """An open loopback FHIR R4 server, like the one the sandbox points at (no token needed)."""
-    with fhir_infra.start() as server:
-        yield server
-
-
 @pytest.fixture
-def fhir(sandbox_fhir: fhir_infra.FhirServer) -> fhir_infra.FhirServer:
-    sandbox_fhir.reset()
-    return sandbox_fhir
+def fhir(fhir_server: fhir_infra.FhirServer) -> fhir_infra.FhirServer:
+    """The open loopback FHIR server (no token needed, like the one the sandbox points at), emptied."""
+    fhir_server.reset()
+    return fhir_server

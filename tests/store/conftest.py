@@ -15,18 +15,11 @@ if _REPO_ROOT not in sys.path:  # make `tests.infra` importable however pytest w
 
 from cds_service.config import Settings  # noqa: E402
 from cds_service.store import Store, open_store  # noqa: E402
-from tests.infra import postgres as postgres_infra  # noqa: E402
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
 ]
-
-
-@pytest.fixture(scope="session")
-def postgres_cluster() -> Iterator[postgres_infra.PostgresCluster]:
-    with postgres_infra.running() as cluster:
-        yield cluster
 
 
 @pytest.fixture(params=BACKENDS)

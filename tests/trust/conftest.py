@@ -110,11 +110,3 @@ def other_host():
     yield server
     server.clear()
     server.stop()
-
-
-@pytest.fixture(scope="session")
-def postgres_cluster():
-    from tests.infra import postgres as postgres_infra
-
-    with postgres_infra.running() as cluster:
-        yield cluster
