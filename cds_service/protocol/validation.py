@@ -7,13 +7,16 @@ import re
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Request
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 
 from .errors import ServiceError
+
+if TYPE_CHECKING:
+    from referencing._core import Resolver  # not re-exported by the package; used for typing only
 
 _SCHEMA_FILES = (
     "defs.schema.json",
@@ -50,10 +53,26 @@ def _registry() -> Registry:
     return registry
 
 
+def _inline_refs(node: Any, resolver: Resolver, depth: int = 0) -> Any:
+    """The schema with each bare `{"$ref": ...}` replaced by what it points to, once at start-up.
+
+    jsonschema resolves a `$ref` through the registry (URL joins, lookups) on every validation: a third
+    of the cost of these small schemas. A `$ref` with sibling keywords is left as it is.
+    """
+    if isinstance(node, list):
+        return [_inline_refs(item, resolver, depth) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"$ref"} and isinstance(node["$ref"], str) and depth < 16:
+        resolved = resolver.lookup(node["$ref"])
+        return _inline_refs(resolved.contents, resolved.resolver, depth + 1)
+    return {key: _inline_refs(value, resolver, depth) for key, value in node.items()}
+
+
 @cache
 def validator(schema_name: str) -> Draft202012Validator:
     registry = _registry()
-    schema = registry.contents(schema_name)
+    schema = _inline_refs(registry.contents(schema_name), registry.resolver(base_uri=schema_name))
     return Draft202012Validator(schema, registry=registry, format_checker=_formats)
 
 
