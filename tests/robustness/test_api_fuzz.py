@@ -24,6 +24,8 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
+from cds_service.services import SERVICES, SERVICES_BY_ID
+
 pytestmark = pytest.mark.integration
 
 # Bounded so the whole fuzz run stays well under 90 s on 2 cores.
@@ -76,9 +78,22 @@ def keep_fhir_reads_on_loopback(case, dead_fhir_server: str) -> None:
         body["fhirServer"] = dead_fhir_server
 
 
+SERVICE_FOR_HOOK = {service.hook: service.id for service in SERVICES}
+
+
+def aim_at_the_hooks_service(case) -> None:
+    """Send a call to the service of its hook, so generated calls reach the pipeline instead of ending in
+    'service answers another hook'. Only a valid id is replaced: a negative id stays negative."""
+    body, params = case.body, case.path_parameters or {}
+    service_id, hook = params.get("id"), body.get("hook") if isinstance(body, dict) else None
+    if isinstance(service_id, str) and service_id in SERVICES_BY_ID and isinstance(hook, str):
+        params["id"] = SERVICE_FOR_HOOK.get(hook, service_id)
+
+
 @schema.parametrize()
 def test_api_never_fails_and_errors_are_outcomes(case, running_service, dead_fhir_server):
     keep_fhir_reads_on_loopback(case, dead_fhir_server)
+    aim_at_the_hooks_service(case)
     case.call_and_validate(
         base_url=running_service.base_url,
         checks=[

@@ -10,6 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 
+from cds_service.protocol.response_check import response_problems
 from cds_service.services import SERVICES
 
 OPENAPI_FILE = Path(__file__).resolve().parents[2] / "cds_service" / "openapi.json"
@@ -112,10 +113,15 @@ def test_documented_envelope_is_the_validated_envelope(document):
     assert documented["required"] == validated["required"]
     assert documented["dependentRequired"] == validated["dependentRequired"]
     assert set(documented["properties"]) == set(validated["properties"])
-    # `hook` is narrowed to the hooks served and `context` to the hook contexts; every other field is identical.
+    # `hook` is narrowed to the hooks served, `context` to the hook contexts and `prefetch` lists the keys the
+    # services declare; every other field is identical.
     for name, schema in validated["properties"].items():
         if name == "hook":
             assert {k: v for k, v in documented["properties"][name].items() if k != "enum"} == schema
+        elif name == "prefetch":
+            prefetch = documented["properties"][name]
+            assert {k: v for k, v in prefetch.items() if k not in ("properties", "description")} == schema
+            assert set(prefetch["properties"]) == {spec.key for s in SERVICES for spec in s.prefetch}
         elif name != "context":
             assert documented["properties"][name] == schema, name
     defs = json.loads((SCHEMAS / "defs.schema.json").read_text(encoding="utf-8"))["$defs"]
@@ -128,3 +134,20 @@ def test_document_is_served_as_kept_in_the_repository(client, document):
     assert response.status_code == 200
     assert response.mimetype == "application/json"
     assert response.get_json() == document
+
+
+def test_request_examples_are_answered(client, document):
+    """The documented examples are real calls: valid for the service's schemas and answered with cards."""
+    examples = document["paths"]["/cds-services/{id}"]["post"]["requestBody"]["content"]["application/json"]["examples"]
+    by_hook = {s.hook: s.id for s in SERVICES if not s.preview}
+    assert {e["value"]["hook"] for e in examples.values()} == set(by_hook)
+    for name, example in examples.items():
+        response = client.post(f"/cds-services/{by_hook[example['value']['hook']]}", json=example["value"])
+        assert response.status_code == 200, (name, response.get_data(as_text=True))
+        cards = response.get_json()["cards"]
+        assert response_problems({"cards": cards}) == []
+        assert any(card.get("extension", {}).get("cpt-coding.suggestion", {}).get("lines") for card in cards), name
+    feedback = document["paths"]["/cds-services/{id}/feedback"]["post"]["requestBody"]["content"]["application/json"]
+    for example in feedback["examples"].values():
+        response = client.post(f"/cds-services/{SERVICES[0].id}/feedback", json=example["value"])
+        assert response.status_code == 200, response.get_data(as_text=True)
