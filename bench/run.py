@@ -44,6 +44,7 @@ from .workload import FIXTURES_DIR, BenchCall, discharge_call, find_fixture, pad
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 ORDER_SIGN = "order-sign"
+CASES = ("order-sign", "note-sign", "encounter-discharge")
 
 
 class BenchError(RuntimeError):
@@ -56,6 +57,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per run (default 5)")
     parser.add_argument("--warmup", type=float, default=0.5, help="seconds of unmeasured load before each run")
     parser.add_argument("--concurrency", type=ints, default=[1, 8, 32], help="comma-separated (default 1,8,32)")
+    parser.add_argument("--cases", type=lambda text: [x for x in text.split(",") if x], default=list(CASES),
+                        help=f"comma-separated subset of {','.join(CASES)} (default all)")
     parser.add_argument("--resources", type=int, default=40, help="resources per request (default 40)")
     parser.add_argument("--scaling", type=ints, default=[10, 100, 1000],
                         help="encounter sizes for the note-sign growth run (default 10,100,1000; empty to skip)")
@@ -150,12 +153,13 @@ def benchmark(args: argparse.Namespace, work: Path) -> dict:
         fhir.load(encounter)
         calls = [padded_call("order-sign", order_fixture, args.resources),
                  padded_call("note-sign", note_fixture, args.resources), discharge]
+        calls = [c for c in calls if c.case in args.cases or c.case == "note-sign"]  # note-sign probes start-up
         bodies = {c.case: write_body(work, c) for c in calls}
         scaling_calls = [padded_call(f"note-sign-{n}", note_fixture, n) for n in args.scaling]
 
         progress("starting the service")
         env = {**SERVICE_ENV, "CDS_SQLITE_PATH": str(work / "cds.sqlite3")}
-        note = calls[1]
+        note = next(c for c in calls if c.case == "note-sign")
         service = start_gunicorn(SERVICE_APP, env, note.path, note.body(), work)
         try:
             cards = {c.service.id: checked_cards(service, c) for c in calls}
@@ -170,7 +174,7 @@ def benchmark(args: argparse.Namespace, work: Path) -> dict:
             try:
                 results["startup_s"] = {"service": round(service.startup_seconds, 2),
                                         "baseline": round(baseline.startup_seconds, 2)}
-                for c in calls:
+                for c in (c for c in calls if c.case in args.cases):
                     if c.case == "encounter-discharge":
                         progress("encounter-discharge: the FHIR server's queries alone")
                         results["fetch_floor"] = fetch_floor(fhir.base_url, c.service, c.call["context"],
