@@ -12,7 +12,10 @@ import json
 from pathlib import Path
 
 import pytest
+import requests
 import schemathesis
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
@@ -106,3 +109,48 @@ def test_api_never_fails_and_errors_are_outcomes(case, running_service, dead_fhi
             error_is_operation_outcome,
         ]
     )
+
+
+_B64URL = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=", max_size=60)
+authorization_values = st.one_of(
+    # Visible ASCII and Latin-1 (what may travel in a header field); controls are refused by gunicorn itself
+    # (see test_requests_gunicorn_refuses_get_an_operation_outcome). No leading space: requests refuses to send one.
+    st.text(alphabet=st.characters(codec="latin-1", exclude_categories=["Cc"]), max_size=200).filter(
+        lambda value: value == value.lstrip()
+    ),
+    st.builds(lambda a, b, c: f"Bearer {a}.{b}.{c}", _B64URL, _B64URL, _B64URL),
+    st.sampled_from(["Bearer", "Bearer ", "bearer x", "Basic dXNlcjpwYXNz", "Bearer a.b", "Bearer ...."]),
+)
+
+
+@settings(max_examples=120, deadline=None)
+@given(authorization_values)
+def test_any_authorization_header_that_is_not_a_signed_token_is_401(running_service, value):
+    """Schemathesis sends no Authorization header (the scheme is optional in development); this sends any."""
+    session = requests.Session()
+    session.trust_env = False
+    for method, path, body in (("GET", "/cds-services", None),
+                               ("POST", "/cds-services/procedure-coding-order-sign", {"hook": "order-sign"})):
+        response = session.request(method, running_service.base_url + path, json=body, timeout=10,
+                                   headers={"Authorization": value})
+        # A header that is sent is checked even in development, before the body is read: none of these is a
+        # token an issuer signed, so each is refused.
+        assert response.status_code == 401, (value, response.status_code, response.text)
+        assert response.headers["Content-Type"].startswith("application/fhir+json")
+        assert response.json()["resourceType"] == "OperationOutcome"
+
+
+@pytest.mark.xfail(strict=True, reason="gunicorn answers requests it cannot parse itself, with an HTML page")
+@pytest.mark.parametrize(
+    ("path", "headers", "status"),
+    [
+        ("/cds-services", {"Authorization": "Bearer \x7f"}, 400),  # a control character in a header
+        ("/cds-services/" + "a" * 5000, {}, 414),  # a request line past gunicorn's limit
+        ("/cds-services", {"X-Padding": "a" * 9000}, 431),  # a header field past gunicorn's limit
+    ],
+    ids=["control-character", "long-request-line", "huge-header"],
+)
+def test_requests_gunicorn_refuses_get_an_operation_outcome(running_service, path, headers, status):
+    response = requests.get(running_service.base_url + path, headers=headers, timeout=10)
+    assert response.status_code == status
+    assert response.headers["Content-Type"].startswith("application/fhir+json"), response.text[:200]
