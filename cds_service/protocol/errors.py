@@ -18,6 +18,8 @@ _ISSUE_CODES = {
     405: "not-supported",
     412: "incomplete",
     413: "too-long",
+    414: "too-long",
+    431: "too-long",
     415: "not-supported",
     429: "throttled",
 }
