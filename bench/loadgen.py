@@ -33,6 +33,7 @@ class Job:
     warmup: float = 0.5  # seconds before measuring
     timeout: float = 10.0
     max_requests: int = 0  # per client; 0 = as many as fit in the duration
+    raw: bool = False  # also return every latency, so that several runs can be merged
 
     @classmethod
     def from_json(cls, text: str) -> Job:
@@ -51,6 +52,7 @@ class Result:
     max_ms: float
     mean_ms: float
     error_samples: list[str] = field(default_factory=list)
+    latencies_ms: list[float] | None = None
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -131,25 +133,33 @@ def run(job: Job) -> Result:
         client.start()
     for client in clients:
         client.join(job.duration + job.warmup + job.timeout + 5)
-    latencies = sorted(ms * 1000 for client in clients for ms in client.latencies)
+    latencies = [ms * 1000 for client in clients for ms in client.latencies]
     errors = sum(client.errors for client in clients)
     # The measured span: from the start of measuring to the last answer (a request may end past stop_at).
     ended = max(client.last_done for client in clients)
     if not job.max_requests or not ended:
         ended = max(ended, stop_at)
-    seconds = max(ended - start_measuring, 1e-9)
     samples = [text for client in clients for text in client.error_samples][:KEPT_ERRORS]
+    result = summarise(latencies, errors, max(ended - start_measuring, 1e-9), samples)
+    if job.raw:
+        result.latencies_ms = [round(ms, 3) for ms in latencies]
+    return result
+
+
+def summarise(latencies_ms: list[float], errors: int, seconds: float, error_samples: list[str]) -> Result:
+    """Percentiles and throughput of answered requests (also used to merge several runs)."""
+    ordered = sorted(latencies_ms)
     return Result(
-        requests=len(latencies) + errors,
+        requests=len(ordered) + errors,
         errors=errors,
         seconds=round(seconds, 3),
-        throughput=round(len(latencies) / seconds, 1),
-        p50_ms=round(percentile(latencies, 0.50), 2),
-        p95_ms=round(percentile(latencies, 0.95), 2),
-        p99_ms=round(percentile(latencies, 0.99), 2),
-        max_ms=round(latencies[-1], 2) if latencies else 0.0,
-        mean_ms=round(sum(latencies) / len(latencies), 2) if latencies else 0.0,
-        error_samples=samples,
+        throughput=round(len(ordered) / seconds, 1),
+        p50_ms=round(percentile(ordered, 0.50), 2),
+        p95_ms=round(percentile(ordered, 0.95), 2),
+        p99_ms=round(percentile(ordered, 0.99), 2),
+        max_ms=round(ordered[-1], 2) if ordered else 0.0,
+        mean_ms=round(sum(ordered) / len(ordered), 2) if ordered else 0.0,
+        error_samples=error_samples[:KEPT_ERRORS],
     )
 
 

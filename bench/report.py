@@ -1,8 +1,14 @@
-"""The benchmark's verdicts against the latency budget of issue 6, and the table printed on stdout."""
+"""The benchmark's verdicts against the latency budget of issue 6, and the tables it prints.
+
+    python -m bench.report [bench/results/latest.json]   # the README's Markdown tables of a result file
+"""
 
 from __future__ import annotations
 
+import json
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 # Issue 6, point 2 (2 cores, load generator on the same machine).
 PREFETCH_CASES = ("order-sign", "note-sign")
@@ -151,3 +157,40 @@ def render(results: dict) -> str:
         lines.append(f"{mark} {target['name']}: {target['value']}{target['unit']} (limit {target['limit']}"
                      f"{target['unit']})")
     return "\n".join(lines)
+
+
+def markdown(results: dict) -> str:
+    """The result file as the Markdown tables of the README's performance section."""
+    m, st = results["machine"], results["settings"]
+    load = m.get("load_average_after") or m.get("load_average")
+    lines = [f"{results['generated']}: {m['nproc']} cores ({m['cpu']}), Python {m['python']}, gunicorn "
+             f"{st['workers']} workers x {st['threads']} threads, {st['duration_s']:g} s per run, load average "
+             f"{load[0]} after the run.", "",
+             "| case | concurrency | p50 ms | p95 ms | p99 ms | req/s | errors | baseline req/s | baseline p99 ms "
+             "| ours / baseline |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for run in results["runs"]:
+        s, b = run["service"], run["baseline"]
+        lines.append(f"| {run['case']} | {run['concurrency']} | {s['p50_ms']:.1f} | {s['p95_ms']:.1f} | "
+                     f"{s['p99_ms']:.1f} | {s['throughput']:.0f} | {s['errors'] + b['errors']} | "
+                     f"{b['throughput']:.0f} | {b['p99_ms']:.1f} | {run['ratio']:.2f} |")
+    if results.get("scaling"):
+        lines += ["", "| note-sign, resources | p50 ms | p95 ms | p99 ms | errors |", "|---:|---:|---:|---:|---:|"]
+        lines += [f"| {p['resources']} | {p['p50_ms']:.1f} | {p['p95_ms']:.1f} | {p['p99_ms']:.1f} | {p['errors']} |"
+                  for p in results["scaling"]]
+    floor, startup, rss = results.get("fetch_floor"), results.get("startup_s", {}), results.get("rss_mb", {})
+    lines.append("")
+    if floor:
+        lines.append(f"The FHIR server alone answers the {floor['queries']} queries of one discharge call in "
+                     f"p50 {floor['p50_ms']:.1f} ms. ")
+    lines.append(f"Start-up to the first answered call: {startup.get('service')} s (baseline "
+                 f"{startup.get('baseline')} s). Resident memory per worker: {rss.get('service')} MB (baseline "
+                 f"{rss.get('baseline')} MB).")
+    lines += ["", "| target | measured | limit | |", "|---|---:|---:|---|"]
+    lines += [f"| {t['name']} | {t['value']}{t['unit']} | {t['limit']}{t['unit']} | {'met' if t['met'] else 'MISSED'} |"
+              for t in results.get("targets", [])]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "results" / "latest.json"
+    print(markdown(json.loads(path.read_text(encoding="utf-8"))))

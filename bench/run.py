@@ -1,6 +1,6 @@
 """`make bench`: the service against a bare Flask baseline, same gunicorn settings, same load, one run.
 
-    python -m bench.run [--duration 5] [--concurrency 1,8,32] [--scaling 10,100,1000]
+    python -m bench.run [--duration 6] [--rounds 3] [--concurrency 1,8,32] [--scaling 10,100,1000] [--cases ...]
 
 1. Builds the requests from the coding fixtures in ``fhir_fixtures/requests/`` (bench/workload.py):
    order-sign and note-sign with a complete prefetch of about 40 resources, and encounter-discharge with
@@ -8,8 +8,9 @@
 2. Starts the service (development profile: no authentication, no playground) and the baseline
    (bench/baseline_app.py) under gunicorn with ``cds_service/gunicorn_conf.py``; times start-up to the
    first answered hook call.
-3. Drives both, case by case and concurrency by concurrency, from a separate process (bench/loadgen.py);
-   then the note-sign case with growing encounters against the service alone.
+3. Drives both, case by case and concurrency by concurrency, from a separate process (bench/loadgen.py),
+   in alternating slices (baseline, service, baseline, ...) so that a busy moment of a shared machine
+   weighs on both; then the note-sign case with growing encounters against the service alone.
 4. Reads the workers' resident memory, prints the table and the targets of issue 6, and writes the same
    as JSON to ``bench/results/`` (``latest.json`` and a dated copy).
 
@@ -37,7 +38,7 @@ from tests.infra import fhir_server
 
 from . import report
 from .fetch_floor import fetch_floor
-from .loadgen import Job
+from .loadgen import Job, summarise
 from .servers import BASELINE_APP, SERVICE_APP, SERVICE_ENV, Started, start_gunicorn, worker_rss_mb
 from .workload import FIXTURES_DIR, BenchCall, discharge_call, find_fixture, padded_call
 
@@ -54,8 +55,11 @@ class BenchError(RuntimeError):
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     ints = lambda text: [int(x) for x in text.split(",") if x.strip()]  # noqa: E731
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per run (default 5)")
-    parser.add_argument("--warmup", type=float, default=0.5, help="seconds of unmeasured load before each run")
+    parser.add_argument("--duration", type=float, default=6.0,
+                        help="seconds measured per case, concurrency and server (default 6)")
+    parser.add_argument("--warmup", type=float, default=0.3, help="seconds of unmeasured load before each slice")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating baseline/service slices the duration is split into (default 3)")
     parser.add_argument("--concurrency", type=ints, default=[1, 8, 32], help="comma-separated (default 1,8,32)")
     parser.add_argument("--cases", type=lambda text: [x for x in text.split(",") if x], default=list(CASES),
                         help=f"comma-separated subset of {','.join(CASES)} (default all)")
@@ -88,14 +92,34 @@ def gunicorn_settings() -> dict:
             "worker_class": gunicorn_conf.worker_class}
 
 
-def load(url: str, body_file: Path, concurrency: int, duration: float, warmup: float) -> dict:
+def load(url: str, body_file: Path, concurrency: int, duration: float, warmup: float, raw: bool = False) -> dict:
     """One run of the load generator in its own process."""
-    job = Job(url=url, body_file=str(body_file), concurrency=concurrency, duration=duration, warmup=warmup)
+    job = Job(url=url, body_file=str(body_file), concurrency=concurrency, duration=duration, warmup=warmup,
+              raw=raw)
     done = subprocess.run([sys.executable, "-m", "bench.loadgen"], input=json.dumps(asdict(job)), cwd=ROOT,
                           capture_output=True, text=True, timeout=duration + warmup + 60)
     if done.returncode != 0:
         raise BenchError(f"load generator failed ({done.returncode}): {done.stderr[-2000:]}")
     return json.loads(done.stdout)
+
+
+def merged(parts: list[dict]) -> dict:
+    """One result from several runs of the same load (their latencies pooled, their seconds added)."""
+    latencies = [ms for part in parts for ms in part["latencies_ms"]]
+    samples = [text for part in parts for text in part["error_samples"]]
+    result = summarise(latencies, sum(p["errors"] for p in parts), sum(p["seconds"] for p in parts), samples)
+    return asdict(result) | {"latencies_ms": None, "runs": len(parts)}
+
+
+def compare(baseline_url: str, service_url: str, body_file: Path, concurrency: int, args: argparse.Namespace) -> tuple:
+    """The same load on the baseline and the service in alternating slices, so that a busy moment of the
+    machine falls on both alike; returns (service, baseline) results."""
+    slice_seconds = args.duration / args.rounds
+    ours, base = [], []
+    for _ in range(args.rounds):
+        base.append(load(baseline_url, body_file, concurrency, slice_seconds, args.warmup, raw=True))
+        ours.append(load(service_url, body_file, concurrency, slice_seconds, args.warmup, raw=True))
+    return merged(ours), merged(base)
 
 
 def post(started: Started, bench_call: BenchCall) -> tuple[int, dict]:
@@ -182,10 +206,8 @@ def benchmark(args: argparse.Namespace, work: Path) -> dict:
                                                              workers=Settings().fhir_max_workers)
                     for concurrency in args.concurrency:
                         progress(f"{c.case} at concurrency {concurrency}")
-                        base = load(baseline.service.base_url + c.path, bodies[c.case], concurrency,
-                                    args.duration, args.warmup)
-                        ours = load(service.service.base_url + c.path, bodies[c.case], concurrency,
-                                    args.duration, args.warmup)
+                        ours, base = compare(baseline.service.base_url + c.path, service.service.base_url + c.path,
+                                             bodies[c.case], concurrency, args)
                         ratio = ours["throughput"] / base["throughput"] if base["throughput"] else 0.0
                         results["runs"].append({"case": c.case, "concurrency": concurrency, "resources": c.resources,
                                                 "request_bytes": len(c.body()), "service": ours, "baseline": base,
@@ -204,6 +226,7 @@ def benchmark(args: argparse.Namespace, work: Path) -> dict:
         finally:
             service.service.stop()
     results["targets"] = [t.as_dict() for t in report.evaluate(results)]
+    results["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     return results
 
 
