@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -12,6 +11,7 @@ from werkzeug import Response
 
 from cds_service.fhir.access import Outcome, fill_template
 from cds_service.services import SERVICES_BY_ID
+from tests import calls
 
 DISCHARGE = SERVICES_BY_ID["procedure-coding-encounter-discharge"]
 URL = "/cds-services/procedure-coding-encounter-discharge"
@@ -25,21 +25,7 @@ def bundle(*resources, next_url: str | None = None) -> dict:
 
 
 def discharge_call(fhir_server: str | None = None, token: str | None = "secret-token", **prefetch) -> dict:
-    call = {
-        "hook": "encounter-discharge",
-        "hookInstance": str(uuid.uuid4()),
-        "context": {"userId": "Practitioner/u1", "patientId": "p1", "encounterId": "e1"},
-    }
-    if fhir_server:
-        call["fhirServer"] = fhir_server
-        if token:
-            call["fhirAuthorization"] = {
-                "access_token": token, "token_type": "Bearer", "expires_in": 300, "scope": "user/*.read",
-                "subject": "cds-service",
-            }
-    if prefetch:
-        call["prefetch"] = prefetch
-    return call
+    return calls.discharge_call(fhir_server, token, user_id="Practitioner/u1", prefetch=prefetch or None)
 
 
 def resolve(app, call):

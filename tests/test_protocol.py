@@ -8,23 +8,11 @@ import pytest
 
 from cds_service.protocol.response_check import response_problems
 from cds_service.services import NOTE_SIGN_HOOK
+from tests.calls import order_sign_call
 
 ORDER_SIGN = "/cds-services/procedure-coding-order-sign"
 
 
-def order_sign_call(**overrides) -> dict:
-    call = {
-        "hook": "order-sign",
-        "hookInstance": str(uuid.uuid4()),
-        "context": {
-            "userId": "Practitioner/pr1",
-            "patientId": "p1",
-            "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": []},
-        },
-        "prefetch": {"patient": None, "encounter": None, "conditions": None, "coverage": None},
-    }
-    call.update(overrides)
-    return call
 
 
 def assert_outcome(response, status: int, mentions: str | None = None) -> dict:

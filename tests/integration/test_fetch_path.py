@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-import uuid
 
 import pytest
 import requests
 
 from cds_service.protocol.response_check import response_problems
+from tests import calls
 from tests.conftest import load_fixture
 from tests.infra.service import free_port, start_service
 
@@ -29,19 +29,10 @@ def service(tmp_path_factory):
 
 
 def discharge_call(fhir_base: str | None, **extra) -> dict:
-    call = {
-        "hook": "encounter-discharge",
-        "hookInstance": str(uuid.uuid4()),
-        "context": {"userId": "Practitioner/dr-a", "patientId": "pt-thora-1", "encounterId": "enc-thora-1"},
-        **extra,
-    }
-    if fhir_base:
-        call["fhirServer"] = fhir_base
-        call["fhirAuthorization"] = {
-            "access_token": "opaque-test-token", "token_type": "Bearer", "expires_in": 300,
-            "scope": "user/*.read", "subject": "procedure-coding",
-        }
-    return call
+    return calls.discharge_call(
+        fhir_base, "opaque-test-token", patient_id="pt-thora-1", encounter_id="enc-thora-1",
+        user_id="Practitioner/dr-a", **extra,
+    )
 
 
 def test_missing_prefetch_is_fetched_and_coded(service, loaded_fhir):

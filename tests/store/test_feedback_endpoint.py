@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from pathlib import Path
 
 import pytest
 
 from cds_service.app import create_app
 from cds_service.store import StoreUnavailable
+from tests.calls import order_sign_call
 from tests.store.sample_cards import coding_card
 
 SERVICE = "procedure-coding-order-sign"
@@ -47,17 +47,6 @@ class CardsCoder:
         return self.cards_to_answer
 
 
-def order_sign_call() -> dict:
-    return {
-        "hook": "order-sign",
-        "hookInstance": str(uuid.uuid4()),
-        "context": {
-            "userId": "Practitioner/pr1",
-            "patientId": "p1",
-            "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": []},
-        },
-        "prefetch": {"patient": None, "encounter": None, "conditions": None, "coverage": None},
-    }
 
 
 def accepted(card: str, at: str = "2025-03-01T10:00:00Z") -> dict:

@@ -15,6 +15,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from tests.calls import discharge_call, order_sign_call  # noqa: F401 - re-exported for the trust tests
+
 ISS = "https://ehr.test.example"
 ORDER_SIGN = "/cds-services/procedure-coding-order-sign"
 DISCHARGE = "/cds-services/procedure-coding-encounter-discharge"
@@ -77,36 +79,6 @@ def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
-def order_sign_call(**overrides) -> dict:
-    call = {
-        "hook": "order-sign",
-        "hookInstance": str(uuid.uuid4()),
-        "context": {
-            "userId": "Practitioner/pr1",
-            "patientId": "p1",
-            "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": []},
-        },
-        "prefetch": {"patient": None, "encounter": None, "conditions": None, "coverage": None},
-    }
-    call.update(overrides)
-    return call
-
-
-def discharge_call(fhir_server: str | None = None, access_token: str | None = None, **overrides) -> dict:
-    call = {
-        "hook": "encounter-discharge",
-        "hookInstance": str(uuid.uuid4()),
-        "context": {"userId": "Practitioner/pr1", "patientId": "p1", "encounterId": "e1"},
-    }
-    if fhir_server:
-        call["fhirServer"] = fhir_server
-        if access_token:
-            call["fhirAuthorization"] = {
-                "access_token": access_token, "token_type": "Bearer", "expires_in": 300,
-                "scope": "user/*.read", "subject": "cds-service",
-            }
-    call.update(overrides)
-    return call
 
 
 def assert_outcome(response, status: int, mentions: str | None = None) -> dict:
