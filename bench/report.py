@@ -181,7 +181,7 @@ def markdown(results: dict) -> str:
     lines.append("")
     if floor:
         lines.append(f"The FHIR server alone answers the {floor['queries']} queries of one discharge call in "
-                     f"p50 {floor['p50_ms']:.1f} ms. ")
+                     f"p50 {floor['p50_ms']:.1f} ms.")
     lines.append(f"Start-up to the first answered call: {startup.get('service')} s (baseline "
                  f"{startup.get('baseline')} s). Resident memory per worker: {rss.get('service')} MB (baseline "
                  f"{rss.get('baseline')} MB).")
