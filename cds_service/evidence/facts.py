@@ -9,6 +9,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from ..fhir.access import ClinicalData
 from .notes import NoteText, note_text
@@ -74,8 +75,7 @@ class ImagingFacts:
         return self.instances >= 1
 
 
-@dataclass(frozen=True)
-class Diagnosis:
+class Diagnosis(NamedTuple):
     code: Coded
     source: str  # "Condition/c1" or "Procedure/p1 reasonCode"
 
