@@ -137,3 +137,20 @@ def test_private_network_preflight_is_allowed(client):
         },
     )
     assert response.headers["Access-Control-Allow-Private-Network"] == "true"
+
+
+def test_unexpected_exception_is_a_500_outcome_logged_without_phi(app, client, caplog):
+    def explode(service, call, data):
+        raise RuntimeError("Jane Doe's note text")  # a message that quotes request data
+
+    app.extensions["cds_pipeline"].coder.cards = explode
+    call = order_sign_call()
+    with caplog.at_level("ERROR", logger="cds_service"):
+        response = client.post(ORDER_SIGN, json=call)
+    body = assert_outcome(response, 500)
+    assert "Jane Doe" not in response.get_data(as_text=True)
+    assert body["issue"][0]["severity"] == "fatal"
+    record = next(r for r in caplog.records if r.getMessage() == "unexpected error")
+    assert record.hookInstance == call["hookInstance"]
+    assert record.error == "RuntimeError"
+    assert "Jane Doe" not in record.getMessage()
