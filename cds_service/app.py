@@ -32,7 +32,11 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     register_error_handlers(app)
     register_cors(app)  # before authentication: preflights carry no credentials
-    register_auth(app, settings)  # raises TrustConfigError when production has no trusted issuers
+    # The store is opened (and its schema migrated) once per worker, before the first request: it keeps the
+    # audit trail and feedback, and remembers token ids (jti) for authentication.
+    store = open_store(settings)
+    app.extensions["cds_store"] = store
+    register_auth(app, settings, replay=store)  # raises TrustConfigError when production has no trusted issuers
     # werkzeug's own cap (a 413 OperationOutcome) for any code reading the body through Flask. One byte over
     # the service's cap: werkzeug silently truncates a chunked body at this limit, and json_body reads one
     # byte past max_body_bytes to tell "too large" (413) from "exactly at the cap".
@@ -42,9 +46,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.playground_enabled:  # on in development, off in production unless CDS_PLAYGROUND says so
         register_playground(app)
 
-    # The store is opened (and its schema migrated) before the first request, once per worker.
-    store = open_store(settings)
-    app.extensions["cds_store"] = store
     app.extensions["cds_pipeline"] = Pipeline(settings, build_coder(settings), audit=StoreAuditSink(store))
     log.info("service ready", extra={"profile": settings.profile})
     return app

@@ -14,11 +14,11 @@ from flask import Flask, Request, Response, g, request
 from ..config import Settings
 from ..fhir.client import new_session
 from ..protocol.errors import outcome_response
+from ..store import StoreUnavailable
 from .issuers import IssuerRegistry, TrustConfigError, TrustedIssuer, load_issuers
 from .keys import KeyStore, fetch_jwks
-from .replay import ReplayStoreError, replay_store_for
 from .sandbox import SANDBOX_ISS, sandbox_issuer
-from .tokens import AuthFailure, TokenValidator
+from .tokens import AuthFailure, ReplayStore, TokenValidator
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def trusted_issuers(settings: Settings) -> IssuerRegistry:
     return IssuerRegistry(issuers)
 
 
-def build_validator(settings: Settings) -> TokenValidator:
+def build_validator(settings: Settings, replay: ReplayStore) -> TokenValidator:
     session = new_session(pool_size=4)
     return TokenValidator(
         issuers=trusted_issuers(settings),
@@ -57,7 +57,7 @@ def build_validator(settings: Settings) -> TokenValidator:
             lambda url: fetch_jwks(session, url, JWKS_FETCH_TIMEOUT),
             refresh_interval=settings.jwks_refresh_interval,
         ),
-        replay=replay_store_for(settings),
+        replay=replay,
         leeway_seconds=settings.jwt_leeway_seconds,
         max_lifetime_seconds=settings.jwt_max_lifetime_seconds,
     )
@@ -93,8 +93,8 @@ def unauthorized(invalid_token: bool) -> Response:
     return response
 
 
-def register_auth(app: Flask, settings: Settings) -> None:
-    validator = build_validator(settings)
+def register_auth(app: Flask, settings: Settings, replay: ReplayStore) -> None:
+    validator = build_validator(settings, replay)
     required = settings.requires_authentication
     if not required:
         log.warning(
@@ -132,7 +132,7 @@ def register_auth(app: Flask, settings: Settings) -> None:
                 extra={"reason": failure.reason, "iss": failure.iss, "kid": failure.kid, "path": request.path},
             )
             return unauthorized(invalid_token=True)
-        except ReplayStoreError as exc:
+        except StoreUnavailable as exc:
             # Fail closed, but say it is on our side: the caller's token may be fine.
             log.error("replay store unavailable", extra={"error": str(exc), "path": request.path})
             return outcome_response("authentication is temporarily unavailable", 503)

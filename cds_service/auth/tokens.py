@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 
 import jwt
 from jwt.exceptions import (
@@ -26,7 +27,6 @@ from jwt.exceptions import (
 
 from .issuers import IssuerRegistry, TrustedIssuer
 from .keys import KeyStore
-from .replay import ReplayStore
 
 # ES384 and RS384 are the ones CDS Hooks recommends; never "none" and never an HMAC (a shared secret).
 ALLOWED_ALGORITHMS = frozenset({"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
@@ -34,6 +34,12 @@ _EC_CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 _REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "jti"]
 MAX_TOKEN_CHARS = 16 * 1024
 MIN_RSA_BITS = 2048
+
+
+class ReplayStore(Protocol):
+    """Where seen `jti`s are remembered across workers: the service's store (cds_service/store/)."""
+
+    def first_use(self, iss: str, jti: str, expires_at: float) -> bool: ...
 
 
 def _short(value: object) -> str | None:

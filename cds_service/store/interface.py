@@ -22,6 +22,12 @@ class Store(Protocol):
     def record_feedback(self, service_id: str, items: Sequence[FeedbackItem]) -> int:
         """Commit the items in one transaction; returns how many were new (the rest were already stored)."""
 
+    def first_use(self, iss: str, jti: str, expires_at: float) -> bool:
+        """Remember a token's (iss, jti) until expires_at (epoch seconds); False when it is already remembered.
+
+        One atomic insert decides across every worker and instance sharing the database.
+        """
+
     def report(self, since: datetime | None = None) -> list[RuleReport]:
         """Per rule: cards issued since `since`, and what people did with them."""
 

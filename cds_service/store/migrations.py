@@ -78,6 +78,19 @@ SQLITE: tuple[Migration, ...] = (
         CREATE INDEX feedback_received_at ON feedback (received_at)
         """,
     ),
+    Migration(
+        2,
+        "token replay memory (jti)",
+        """
+        CREATE TABLE jti_seen (
+            iss        TEXT NOT NULL,
+            jti        TEXT NOT NULL,
+            expires_at REAL NOT NULL,
+            PRIMARY KEY (iss, jti)
+        );
+        CREATE INDEX jti_seen_expires_at ON jti_seen (expires_at)
+        """,
+    ),
 )
 
 POSTGRES: tuple[Migration, ...] = (
@@ -134,6 +147,19 @@ POSTGRES: tuple[Migration, ...] = (
         );
         CREATE INDEX feedback_card_uuid ON feedback (card_uuid);
         CREATE INDEX feedback_received_at ON feedback (received_at)
+        """,
+    ),
+    Migration(
+        2,
+        "token replay memory (jti)",
+        """
+        CREATE TABLE jti_seen (
+            iss        TEXT NOT NULL,
+            jti        TEXT NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (iss, jti)
+        );
+        CREATE INDEX jti_seen_expires_at ON jti_seen (expires_at)
         """,
     ),
 )

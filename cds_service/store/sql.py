@@ -7,6 +7,7 @@ one transaction that is committed before the method returns, so a caller that go
 from __future__ import annotations
 
 import json
+import time
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -77,6 +78,14 @@ _FEEDBACK_LOG = """
            reason_code, has_comment
     FROM feedback WHERE received_at >= ? ORDER BY id
 """
+# A jti is remembered until its token expires; a row whose token has expired may be taken again.
+_UPSERT_JTI = """
+    INSERT INTO jti_seen (iss, jti, expires_at) VALUES (?, ?, ?)
+    ON CONFLICT (iss, jti) DO UPDATE SET expires_at = excluded.expires_at WHERE jti_seen.expires_at < ?
+"""
+_PURGE_JTI = "DELETE FROM jti_seen WHERE expires_at < ?"
+# Expired jti rows are deleted once every this many first uses (the table stays small).
+_PURGE_JTI_EVERY = 256
 _BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -86,6 +95,7 @@ def _json_list(values: Sequence[str]) -> str:
 
 class SqlStore(ABC):
     backend = "sql"
+    _jti_uses = 0
 
     # -- what a backend provides ---------------------------------------------------------------------
     @abstractmethod
@@ -136,6 +146,19 @@ class SqlStore(ABC):
                         self._sql(_INSERT_LINE),
                         (card.uuid, position, line.code, _json_list(line.modifiers), line.units),
                     )
+
+    def first_use(self, iss: str, jti: str, expires_at: float) -> bool:
+        return self._run(lambda: self._first_use(iss, jti, expires_at))
+
+    def _first_use(self, iss: str, jti: str, expires_at: float) -> bool:
+        now = time.time()
+        self._jti_uses += 1  # approximate across threads: it only paces the purge
+        with self._transaction(write=True, durable=False) as cur:
+            cur.execute(self._sql(_UPSERT_JTI), (iss, jti, expires_at, now))
+            first = cur.rowcount == 1
+            if self._jti_uses % _PURGE_JTI_EVERY == 0:
+                cur.execute(self._sql(_PURGE_JTI), (now,))
+        return first
 
     def record_feedback(self, service_id: str, items: Sequence[FeedbackItem]) -> int:
         return self._run(lambda: self._record_feedback(service_id, items))

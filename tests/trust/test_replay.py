@@ -1,4 +1,5 @@
-"""The jti replay store on both backends: one winner per (iss, jti), even among racing processes."""
+"""Token replay memory (the store's jti_seen table) on both backends: one winner per (iss, jti), even among
+racing processes."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from cds_service.auth import guard
-from cds_service.auth.replay import PostgresReplayStore, SqliteReplayStore, replay_store_for
 from cds_service.config import Settings
+from cds_service.store import StoreUnavailable, open_store
 
 from .kit import BASE, ISS, ORDER_SIGN, assert_outcome, bearer, mint, order_sign_call
 
@@ -25,13 +25,15 @@ class StoreFactory:
     location: str
 
     def __call__(self):
-        return SqliteReplayStore(Path(self.location)) if self.kind == "sqlite" else PostgresReplayStore(self.location)
+        if self.kind == "sqlite":
+            return open_store(Settings(sqlite_path=Path(self.location)))
+        return open_store(Settings(database_url=self.location))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store_factory(request, tmp_path) -> StoreFactory:
     if request.param == "sqlite":
-        return StoreFactory("sqlite", str(tmp_path / "cds.jti.sqlite3"))
+        return StoreFactory("sqlite", str(tmp_path / "cds.sqlite3"))
     return StoreFactory("postgresql", request.getfixturevalue("postgres_cluster").create_database())
 
 
@@ -73,25 +75,22 @@ def test_racing_processes_get_one_winner_per_jti(store_factory):
 
 
 def test_expired_rows_are_purged(tmp_path):
-    store = SqliteReplayStore(tmp_path / "r.sqlite3")
+    store = open_store(Settings(sqlite_path=tmp_path / "cds.sqlite3"))
     for i in range(300):
         store.first_use(ISS, f"old-{i}", time.time() - 10)
-    remaining = sqlite3.connect(tmp_path / "r.sqlite3").execute("SELECT count(*) FROM jti_seen").fetchone()[0]
+    remaining = sqlite3.connect(tmp_path / "cds.sqlite3").execute("SELECT count(*) FROM jti_seen").fetchone()[0]
     assert remaining < 300
 
 
-def test_sqlite_file_sits_next_to_the_configured_path(tmp_path):
-    store = replay_store_for(Settings(sqlite_path=tmp_path / "data" / "cds.sqlite3"))
-    assert isinstance(store, SqliteReplayStore) and store.path == tmp_path / "data" / "cds.jti.sqlite3"
-    assert isinstance(replay_store_for(Settings(database_url="postgresql://h/db")), PostgresReplayStore)
+def test_unreachable_replay_store_fails_closed_with_503(make_app, issuer_entry, es384_key):
+    app = make_app([issuer_entry])
 
+    def unavailable(iss, jti, expires_at):
+        raise StoreUnavailable("postgresql: OperationalError")
 
-def test_unreachable_replay_store_fails_closed_with_503(make_app, issuer_entry, es384_key, monkeypatch):
-    monkeypatch.setattr(guard, "replay_store_for", lambda settings: PostgresReplayStore(
-        "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1"))
-    client = make_app([issuer_entry]).test_client()
+    app.extensions["cds_store"].first_use = unavailable
     token = mint(es384_key, aud=BASE + ORDER_SIGN)
-    body = assert_outcome(client.post(ORDER_SIGN, json=order_sign_call(), headers=bearer(token)), 503)
+    body = assert_outcome(app.test_client().post(ORDER_SIGN, json=order_sign_call(), headers=bearer(token)), 503)
     assert "temporarily unavailable" in body["issue"][0]["diagnostics"]
 
 
