@@ -50,13 +50,25 @@ FIELDS: dict[str, dict[str, object]] = {
     "Patient": {},
 }
 
-_KIND = {STR: str, DICT: dict, LIST: list, BOOL: bool}
+_PYTHON_TYPES = {STR: str, DICT: dict, LIST: list, BOOL: bool, NUM: (int, float)}
+_ABSENT = object()
 
 
-def _is(kind: str, value: object) -> bool:
-    if kind == NUM:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    return isinstance(value, _KIND[kind])
+def _checks(fields: dict[str, object]) -> tuple[tuple[str, str, type | tuple, bool], ...]:
+    """(field, kind, Python type(s), is a list) per field: compiled once, read on every resource."""
+    compiled = []
+    for name, expected in fields.items():
+        kind = expected[1] if isinstance(expected, tuple) else expected
+        compiled.append((name, kind, _PYTHON_TYPES[kind], isinstance(expected, tuple)))
+    return tuple(compiled)
+
+
+_CHECKS = {rtype: _checks(fields) for rtype, fields in FIELDS.items()}
+
+
+def _is(kind: str, python_type: type | tuple, value: object) -> bool:
+    # JSON booleans are Python ints: a number field must not accept true/false.
+    return isinstance(value, python_type) and not (kind == NUM and isinstance(value, bool))
 
 
 def is_fhir_id(value: str) -> bool:
@@ -73,16 +85,15 @@ def invalid_reason(resource: object) -> str | None:
     rid = resource.get("id")
     if rid is not None and (not isinstance(rid, str) or not is_fhir_id(rid)):
         return "id is not a valid FHIR id"
-    for name, expected in FIELDS.get(rtype, {}).items():
-        if name not in resource:
+    for name, kind, python_type, is_list in _CHECKS.get(rtype, ()):
+        value = resource.get(name, _ABSENT)
+        if value is _ABSENT:
             continue
-        value = resource[name]
-        if isinstance(expected, tuple):
-            outer, inner = expected
+        if is_list:
             if not isinstance(value, list):
                 return f"{name} must be an array"
-            if any(not _is(inner, item) for item in value):
-                return f"{name} must hold {inner}s"
-        elif not _is(expected, value):
-            return f"{name} must be a {expected}"
+            if any(not _is(kind, python_type, item) for item in value):
+                return f"{name} must hold {kind}s"
+        elif not _is(kind, python_type, value):
+            return f"{name} must be a {kind}"
     return None

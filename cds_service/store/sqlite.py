@@ -64,6 +64,7 @@ class SqliteStore(SqlStore):
             conn.close()
             raise
         self._local.conn = conn
+        self._local.synchronous = None  # the PRAGMA is set on first use (see _begin)
         with self._lock:
             self._connections.append(conn)
         return conn
@@ -98,7 +99,10 @@ class SqliteStore(SqlStore):
         conn = self._connection()
         # In WAL mode, FULL syncs the log at each commit; NORMAL only at checkpoints. A later FULL commit
         # syncs the earlier NORMAL ones with it.
-        conn.execute("PRAGMA synchronous = FULL" if durable else "PRAGMA synchronous = NORMAL")
+        synchronous = "FULL" if durable else "NORMAL"
+        if getattr(self._local, "synchronous", None) != synchronous:  # a statement saved on most calls
+            conn.execute(f"PRAGMA synchronous = {synchronous}")
+            self._local.synchronous = synchronous
         conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
             yield conn.cursor()
