@@ -15,6 +15,7 @@ from .pipeline import Pipeline
 from .playground import register_playground
 from .protocol.cors import register_cors
 from .protocol.errors import register_error_handlers
+from .protocol.jsonio import OrjsonProvider
 from .protocol.routes import bp as cds_bp
 from .store import open_store
 from .store.audit import StoreAuditSink
@@ -27,8 +28,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     configure_logging(settings.json_logs)
     app = Flask(__name__)
     app.config["SETTINGS"] = settings
-    app.json.sort_keys = False
-    app.json.compact = True
+    app.json = OrjsonProvider(app)
 
     register_error_handlers(app)
     register_cors(app)  # before authentication: preflights carry no credentials

@@ -6,11 +6,11 @@ else are not followed, and redirects are never followed.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
+import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
@@ -93,8 +93,8 @@ class FhirClient:
         if "html" in content_type.lower():
             raise FetchError("the FHIR server answered with an HTML page instead of FHIR JSON")
         try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError, RecursionError):
+            data = orjson.loads(body)
+        except ValueError:  # orjson's JSONDecodeError: bad JSON, not UTF-8, or nested past 1024 levels
             raise FetchError("the FHIR server answered with malformed JSON") from None
         if not isinstance(data, dict):
             raise FetchError("the FHIR server answered with JSON that is not a FHIR resource")
