@@ -8,7 +8,6 @@ so a retry after an unknown outcome cannot store anything twice.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -32,15 +31,7 @@ class PostgresStore(SqlStore):
 
     def __init__(self, url: str):
         self.url = url
-        self._local = threading.local()
-        self._connections: list[psycopg.Connection] = []
-        self._lock = threading.Lock()
-        self._closed = False
-        try:
-            self._run(self._migrate)
-        except BaseException:
-            self.close()
-            raise
+        self._start()
 
     # -- connections ------------------------------------------------------------------------------------
     def _connection(self) -> psycopg.Connection:
@@ -57,10 +48,7 @@ class PostgresStore(SqlStore):
         )
         # A SET rather than the `options` connection parameter, which would replace one given in the URL.
         conn.execute(f"SET statement_timeout = {int(STATEMENT_TIMEOUT_MS)}")
-        self._local.conn = conn
-        with self._lock:
-            self._connections.append(conn)
-        return conn
+        return self._track(conn)
 
     def _drop_connection(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -129,10 +117,3 @@ class PostgresStore(SqlStore):
     def _read_instant(self, value: datetime) -> datetime:
         return value.astimezone(UTC)
 
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
-        self._local = threading.local()

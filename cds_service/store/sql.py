@@ -7,6 +7,7 @@ one transaction that is committed before the method returns, so a caller that go
 from __future__ import annotations
 
 import json
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections import defaultdict
@@ -96,6 +97,38 @@ def _json_list(values: Sequence[str]) -> str:
 class SqlStore(ABC):
     backend = "sql"
     _jti_uses = 0
+
+    # -- lifecycle: one connection per thread, all tracked so that close() closes them -----------------
+    def _start(self) -> None:
+        """Set up connection tracking, then bring the schema up to date (closing again if that fails)."""
+        self._local = threading.local()
+        self._connections: list[Any] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        try:
+            self._run(self._migrate)
+        except BaseException:
+            self.close()
+            raise
+
+    def _track(self, conn: Any) -> Any:
+        """Make `conn` this thread's connection."""
+        self._local.conn = conn
+        with self._lock:
+            self._connections.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()
+
+    @abstractmethod
+    def _migrate(self) -> None:
+        """Apply the pending migrations of this backend, once even when several workers start together."""
 
     # -- what a backend provides ---------------------------------------------------------------------
     @abstractmethod

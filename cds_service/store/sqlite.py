@@ -32,18 +32,10 @@ class SqliteStore(SqlStore):
         self.path = Path(path)
         self.busy_timeout_ms = busy_timeout_ms
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
         # Threads of one worker queue here for the write lock: SQLite's busy handler would make them sleep
         # in growing steps (1, 2, 5, 10 ms...) instead, which showed in the p99 of concurrent hook calls.
         self._write_lock = threading.Lock()
-        self._closed = False
-        try:
-            self._run(self._migrate)
-        except BaseException:
-            self.close()
-            raise
+        self._start()
 
     # -- connections ------------------------------------------------------------------------------------
     def _connection(self) -> sqlite3.Connection:
@@ -63,11 +55,8 @@ class SqliteStore(SqlStore):
         except BaseException:
             conn.close()
             raise
-        self._local.conn = conn
         self._local.synchronous = None  # the PRAGMA is set on first use (see _begin)
-        with self._lock:
-            self._connections.append(conn)
-        return conn
+        return self._track(conn)
 
     def _use_wal(self, conn: sqlite3.Connection) -> None:
         # Switching a new file to WAL needs an exclusive lock, and SQLite answers "database is locked" at
@@ -146,10 +135,3 @@ class SqliteStore(SqlStore):
     def _read_instant(self, value: str) -> datetime:
         return datetime.fromisoformat(value)
 
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
-        self._local = threading.local()
