@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from ..fhir.access import ClinicalData
-from .notes import NoteText, note_text
+from .notes import MAX_NOTE_BYTES, NoteText, note_text
 from .values import (
     ICD10CM,
     Coded,
@@ -172,7 +172,12 @@ def act_facts(resource: dict) -> ActFacts:
         reason_refs=tuple(r for r in (reference_key(x) for x in listed(resource, "reasonReference")) if r),
         based_on=tuple(r for r in (reference_key(x) for x in listed(resource, "basedOn")) if r),
         fields_present=frozenset(name for name, value in resource.items() if value not in (None, [], {}, "")),
-        texts=[NoteText(f"{key_of(resource)} note", text) for text in annotation_texts(resource)],
+        # The same cap as note attachments: a longer annotation is not procedure documentation.
+        texts=[
+            NoteText(f"{key_of(resource)} note", text)
+            for text in annotation_texts(resource)
+            if len(text) <= MAX_NOTE_BYTES
+        ],
     )
 
 
@@ -265,6 +270,8 @@ def collect_evidence(evidence_kind: str, context: dict, data: ClinicalData) -> E
             if resource.get("status") in IGNORED_STATUSES:
                 continue
             act = act_facts(resource)
+            if any(len(text) > MAX_NOTE_BYTES for text in annotation_texts(resource)):
+                problems.append(f"{act.key}: a note is too large to read; its text was not used")
             act.texts.extend(texts_by_act.get(act.key, ()))
             same_encounter = act.encounter is None or encounter_key is None or act.encounter == encounter_key
             if unlinked_texts and same_encounter and not act.is_order:

@@ -220,3 +220,16 @@ def test_echoed_resource_with_empty_values():
     data = ClinicalData(results={"procedures": KeyResult("procedures", Outcome.PROVIDED, [procedure])})
     cards = engine().cards(service, {"context": {"patientId": "p1", "encounterId": "e1"}}, data)
     assert response_problems({"cards": cards}) == []
+
+
+def test_procedure_note_past_the_note_cap_is_reported_not_read():
+    """A Procedure.note larger than a note attachment may be is skipped and named, like an oversized note."""
+    too_big = "no complications. " * 40_000  # 720 KB: it would satisfy the complications gap if it were read
+    procedure = {"resourceType": "Procedure", "id": "p1", "status": "completed",
+                 "code": {"coding": [{"system": "http://snomed.info/sct", "code": "91602002"}]},
+                 "note": [{"text": too_big}], "encounter": {"reference": "Encounter/e1"},
+                 "performedDateTime": "2024-03-01T10:00:00Z"}
+    data = ClinicalData(results={"procedures": KeyResult("procedures", Outcome.PROVIDED, [procedure])})
+    evidence = collect_evidence("encounter", {"patientId": "p1", "encounterId": "e1"}, data)
+    assert any("Procedure/p1: a note is too large" in problem for problem in evidence.problems)
+    assert evidence.acts[0].texts == []
