@@ -11,6 +11,20 @@ DEVELOPMENT = "development"
 PRODUCTION = "production"
 
 
+def _number(env: dict[str, str], name: str, default: float, kind: type = float, allow_zero: bool = False) -> float:
+    """A positive number from the environment; a clear start-up error naming the variable otherwise."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = kind(raw.strip())
+    except ValueError:
+        raise ValueError(f"{name} must be a {'whole ' if kind is int else ''}number, not {raw!r}") from None
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'0 or more' if allow_zero else 'greater than 0'}, not {raw!r}")
+    return value
+
+
 def _bool(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default
@@ -81,18 +95,18 @@ class Settings:
             database_url=env.get("DATABASE_URL", ""),
             sqlite_path=Path(env.get("CDS_SQLITE_PATH", str(defaults.sqlite_path))),
             rule_packs_dir=Path(env.get("CDS_RULE_PACKS", str(defaults.rule_packs_dir))),
-            fhir_request_timeout=float(env.get("CDS_FHIR_TIMEOUT", defaults.fhir_request_timeout)),
-            fhir_time_budget=float(env.get("CDS_FHIR_BUDGET", defaults.fhir_time_budget)),
-            fhir_max_pages=int(env.get("CDS_FHIR_MAX_PAGES", defaults.fhir_max_pages)),
-            max_body_bytes=int(env.get("CDS_MAX_BODY_BYTES", defaults.max_body_bytes)),
+            fhir_request_timeout=_number(env, "CDS_FHIR_TIMEOUT", defaults.fhir_request_timeout),
+            fhir_time_budget=_number(env, "CDS_FHIR_BUDGET", defaults.fhir_time_budget),
+            fhir_max_pages=_number(env, "CDS_FHIR_MAX_PAGES", defaults.fhir_max_pages, int),
+            max_body_bytes=_number(env, "CDS_MAX_BODY_BYTES", defaults.max_body_bytes, int),
             trusted_issuers_file=Path(issuers) if issuers else None,
             auth_required=_bool(env.get("CDS_AUTH_REQUIRED"), production),
             trust_forwarded_headers=_bool(env.get("CDS_TRUST_FORWARDED"), False),
             public_base_url=env.get("CDS_PUBLIC_BASE_URL", "").rstrip("/"),
             trust_sandbox_issuer=_bool(env.get("CDS_TRUST_SANDBOX"), not production),
-            jwt_leeway_seconds=int(env.get("CDS_JWT_LEEWAY", defaults.jwt_leeway_seconds)),
-            jwt_max_lifetime_seconds=int(env.get("CDS_JWT_MAX_LIFETIME", defaults.jwt_max_lifetime_seconds)),
-            jwks_refresh_interval=float(env.get("CDS_JWKS_REFRESH_INTERVAL", defaults.jwks_refresh_interval)),
+            jwt_leeway_seconds=_number(env, "CDS_JWT_LEEWAY", defaults.jwt_leeway_seconds, int, allow_zero=True),
+            jwt_max_lifetime_seconds=_number(env, "CDS_JWT_MAX_LIFETIME", defaults.jwt_max_lifetime_seconds, int),
+            jwks_refresh_interval=_number(env, "CDS_JWKS_REFRESH_INTERVAL", defaults.jwks_refresh_interval),
             playground_enabled=_bool(env.get("CDS_PLAYGROUND"), not production),
             json_logs=_bool(env.get("CDS_JSON_LOGS"), production),
         )
