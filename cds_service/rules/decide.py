@@ -151,8 +151,9 @@ def decide(book: RuleBook, recognised: Recognised, act: ActFacts, evidence: Evid
     encounter = act.encounter or evidence.encounter_key
     finding.facility = evidence.encounter_class.get(encounter or "", "") in payer.facility_encounter_classes
     text_claim = _text_match(act, pack.guidance_claimed)
-    if text_claim is None and act.code_text and pack.guidance_claimed.search(act.code_text):
-        text_claim = (pack.guidance_claimed.search(act.code_text), f"the code text of {act.key}")
+    if text_claim is None and act.code_text:
+        found = pack.guidance_claimed.search(act.code_text)
+        text_claim = (found, f"the code text of {act.key}") if found else None
 
     if stage == ORDER:
         own = [pack.cpt_index[c] for c in finding.current_codes if pack.cpt_index[c].guided is True]

@@ -32,6 +32,17 @@ function identifier(value) {
   return String(value);
 }
 
+/** A list of codes or gap ids, each item described and tagged with its id (data-<key>) for tests. */
+function codeList(items, listClass, itemClass, key) {
+  const list = el("ul", listClass);
+  for (const item of items) {
+    const li = el("li", itemClass, describe(item));
+    li.dataset[key] = identifier(item);
+    list.append(li);
+  }
+  return list;
+}
+
 function asList(value) {
   if (Array.isArray(value)) return value;
   return value === undefined || value === null ? [] : [value];
@@ -80,25 +91,13 @@ function renderCoding(suggestion) {
 
   const bundled = asList(suggestion.notSeparatelyBillable);
   if (bundled.length) {
-    const list = el("ul", "coding__bundled");
-    for (const item of bundled) {
-      const li = el("li", "", describe(item));
-      li.dataset.code = identifier(item);
-      list.append(li);
-    }
-    section.append(el("h5", "", "Not separately billable"), list);
+    section.append(el("h5", "", "Not separately billable"), codeList(bundled, "coding__bundled", "", "code"));
   }
 
   const gaps = asList(suggestion.documentationGaps);
   section.append(el("h5", "", "Documentation gaps"));
   if (gaps.length) {
-    const list = el("ul", "coding__gaps");
-    for (const gap of gaps) {
-      const li = el("li", "coding__gap", describe(gap));
-      li.dataset.gap = identifier(gap);
-      list.append(li);
-    }
-    section.append(list);
+    section.append(codeList(gaps, "coding__gaps", "coding__gap", "gap"));
   } else {
     section.append(el("p", "coding__none", "None."));
   }
