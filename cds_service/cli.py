@@ -7,11 +7,13 @@ import importlib
 import os
 import sys
 
-# subcommand -> module in cds_service.commands exposing add_arguments(parser) and run(args) -> int
+# subcommand -> module in cds_service.commands (dashes as underscores)
+# exposing add_arguments(parser) and run(args) -> int
 SUBCOMMANDS = {
     "serve": "Serve the service with gunicorn on $HOST:$PORT.",
     "evaluate": "Evaluate a hook request JSON file without a server and print the response.",
     "report": "Report per rule: cards issued, accepted, overridden, top override reasons.",
+    "eval-notes": "Score the coder on a labelled note corpus: per-field precision/recall, exact lines.",
 }
 
 
@@ -31,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
             handlers[name] = _serve
             continue
         try:
-            module = importlib.import_module(f"cds_service.commands.{name}")
+            module = importlib.import_module(f"cds_service.commands.{name.replace('-', '_')}")
         except ModuleNotFoundError:
             continue
         module.add_arguments(p)
