@@ -55,6 +55,16 @@ class ServiceDefinition:
     evidence: str
     # Preview services answer with info-level cards only.
     preview: bool = False
+    # Other hooks with the same context shape that this service also answers, with its own behaviour
+    # (the CDS Hooks sandbox's imaging screen calls the order-select service with "hook": "order-sign").
+    also_answers: tuple[str, ...] = ()
+    # Only subjects started within this many days before the call are coded (patient-view).
+    lookback_days: int | None = None
+    # Cards only for subjects that still need something (a code, a modifier or documentation).
+    only_open: bool = False
+
+    def answers(self, hook: str) -> bool:
+        return hook == self.hook or hook in self.also_answers
 
     def discovery_entry(self) -> dict:
         return {
@@ -78,6 +88,7 @@ SERVICES: tuple[ServiceDefinition, ...] = (
         ),
         prefetch=ORDER_PREFETCH,
         evidence="orders",
+        also_answers=("order-select",),
     ),
     ServiceDefinition(
         id="procedure-coding-order-select",
@@ -90,6 +101,7 @@ SERVICES: tuple[ServiceDefinition, ...] = (
         prefetch=ORDER_PREFETCH,
         evidence="orders",
         preview=True,
+        also_answers=("order-sign",),
     ),
     ServiceDefinition(
         id="procedure-coding-note-sign",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 import pytest
@@ -81,8 +82,35 @@ def test_schema_violation_names_the_field(client, mutate, field):
     assert body["issue"][0]["expression"] == [field]
 
 
-def test_hook_mismatch_is_400(client):
-    assert_outcome(client.post(ORDER_SIGN, json=order_sign_call(hook="order-select")), 400, "answers hook")
+@pytest.mark.parametrize("hook", ["encounter-discharge", "patient-view", "order-dispatch", "order-sign2"])
+def test_hook_mismatch_is_400(client, hook):
+    body = assert_outcome(client.post(ORDER_SIGN, json=order_sign_call(hook=hook)), 400, "answers hook")
+    assert body["issue"][0]["expression"] == ["hook"]
+
+
+def test_sibling_hook_with_the_same_context_is_answered_and_logged_once(client, caplog):
+    """order-select and order-sign share their context shape: each service answers the other's hook with its own
+    behaviour (what the CDS Hooks sandbox's imaging screen sends), logged once at info level."""
+    from cds_service.protocol import routes
+
+    routes._lenient_logged.clear()
+    select_call = order_sign_call(hook="order-select")
+    select_call["context"]["selections"] = []
+    with caplog.at_level(logging.INFO, logger="cds_service"):
+        for _ in range(3):
+            assert client.post(ORDER_SIGN, json={**select_call, "hookInstance": str(uuid.uuid4())}).status_code == 200
+        sign_call = order_sign_call()
+        sign_call["context"]["selections"] = []
+        answered = client.post("/cds-services/procedure-coding-order-select", json=sign_call)
+    assert answered.status_code == 200, answered.get_data(as_text=True)
+    notes = [r for r in caplog.records if "same context shape" in r.getMessage()]
+    assert [(r.levelno, r.service) for r in notes] == [
+        (logging.INFO, "procedure-coding-order-sign"), (logging.INFO, "procedure-coding-order-select"),
+    ]
+    # order-select's own context rules still apply when it is called as order-sign: selections are required.
+    no_selections = order_sign_call()
+    body = assert_outcome(client.post("/cds-services/procedure-coding-order-select", json=no_selections), 400)
+    assert body["issue"][0]["expression"] == ["context.selections"]
 
 
 def test_undefined_context_fields_are_ignored(client):

@@ -39,7 +39,7 @@ def service_for(call: dict, service_id: str | None) -> ServiceDefinition:
 def checked_call(call: object, service: ServiceDefinition) -> dict:
     """The same envelope checks as the HTTP route (schemas in cds_service/schemas)."""
     validate(call, "hook-request.schema.json")
-    if call["hook"] != service.hook:
+    if not service.answers(call["hook"]):
         raise ServiceError(400, f"service '{service.id}' answers hook '{service.hook}', not '{call['hook']}'",
                            expression="hook")
     validate(call["context"], f"context-{service.hook.rsplit('.', 1)[-1]}.schema.json", prefix="context.")

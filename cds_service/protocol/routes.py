@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from functools import cache
 from pathlib import Path
@@ -30,16 +31,33 @@ def service_or_404(service_id: str) -> ServiceDefinition:
     return service
 
 
+_lenient_logged: set[tuple[str, str]] = set()
+_lenient_lock = threading.Lock()
+
+
+def _note_sibling_hook(service: ServiceDefinition, hook: str) -> None:
+    """Log once per worker and (service, hook) that a sibling hook was answered: the sandbox does it on every
+    change, so a line per call would drown the log. Both names are our own constants, never request text."""
+    with _lenient_lock:
+        if (service.id, hook) in _lenient_logged:
+            return
+        _lenient_logged.add((service.id, hook))
+    log.info(f"service answers hook '{hook}' as '{service.hook}' (same context shape)", extra={"service": service.id})
+
+
 def read_hook_call(service: ServiceDefinition) -> dict:
     settings = current_app.config["SETTINGS"]
     call = json_body(request, settings.max_body_bytes, settings.max_json_depth)
     validate(call, "hook-request.schema.json")
     g.hook_instance = call["hookInstance"]
-    if call["hook"] != service.hook:
+    if not service.answers(call["hook"]):
         raise ServiceError(
             400, f"service '{service.id}' answers hook '{service.hook}', not '{call['hook']}'", expression="hook"
         )
+    # The context is checked against the called service's own hook: sibling hooks share its shape.
     validate(call["context"], f"context-{service.hook.rsplit('.', 1)[-1]}.schema.json", prefix="context.")
+    if call["hook"] != service.hook:
+        _note_sibling_hook(service, next(h for h in service.also_answers if h == call["hook"]))
     check_bundle_entries(call, settings.max_bundle_entries)
     return call
 

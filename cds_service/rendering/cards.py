@@ -6,6 +6,7 @@ items, sources and override reasons come from the packs.
 
 from __future__ import annotations
 
+import copy
 import uuid
 
 from ..evidence.values import CPT
@@ -13,6 +14,15 @@ from ..rules.model import BILATERAL, Finding
 from .markdown import bullets, checklist, escape, section
 
 EXTENSION = "cpt-coding.suggestion"
+# Argonaut PAMA rating: the CDS Hooks sandbox's imaging screen reads it off every `update` suggestion it is
+# given. A procedure is outside imaging appropriate-use criteria, which `no-criteria-apply` says truthfully.
+PAMA_RATING_URL = "http://fhir.org/argonaut/Extension/pama-rating"
+PAMA_RATING = {
+    "url": PAMA_RATING_URL,
+    "valueCodeableConcept": {
+        "coding": [{"system": "http://fhir.org/argonaut/CodeSystem/pama-rating", "code": "no-criteria-apply"}]
+    },
+}
 SUMMARY_LIMIT = 139
 SIDE_WORDS = {"right": "right", "left": "left", BILATERAL: "both sides"}
 
@@ -115,6 +125,14 @@ def _coded_resource(finding: Finding) -> dict | None:
     kept.append({"system": CPT, "code": code, "display": finding.pack.codes[code].short})
     concept["coding"] = kept
     resource["code"] = concept
+    return with_pama_rating(resource)
+
+
+def with_pama_rating(resource: dict) -> dict:
+    """The resource with the PAMA rating extension added, unless it already carries a rating of its own."""
+    extensions = resource.get("extension") if isinstance(resource.get("extension"), list) else []
+    if not any(isinstance(e, dict) and e.get("url") == PAMA_RATING_URL for e in extensions):
+        resource["extension"] = [*extensions, copy.deepcopy(PAMA_RATING)]
     return resource
 
 

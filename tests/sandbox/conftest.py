@@ -4,6 +4,9 @@ What the sandbox does that matters here: every call comes from a browser on anot
 context has `patientId` and `userId` (`Practitioner/COREPRACTITIONER1`) but never `encounterId`; it sends
 `fhirServer` without `fhirAuthorization` (an open FHIR server); prefetch keys it cannot fill are left out
 (never null); its order screens sign medications or CT/MR orders; order-sign requests carry `selections`.
+The request's `hook` is the screen's hook (the `hook` URL parameter), not the hook of the service it calls: on
+the imaging screen opened with `hook=order-sign`, every change calls our order-select service with
+`"hook": "order-sign"` (`PAMA_SCREEN_HOOK`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ CPT = "http://www.ama-assn.org/go/cpt"
 SNOMED = "http://snomed.info/sct"
 ORDER_SIGN = "/cds-services/procedure-coding-order-sign"
 ORDER_SELECT = "/cds-services/procedure-coding-order-select"
+PAMA_SCREEN_HOOK = "order-sign"  # what the imaging screen puts in `hook`, whichever service it calls
 
 
 def sandbox_call(hook: str, patient_id: str, fhir_server: str, **context) -> dict:

@@ -4,6 +4,7 @@ context fields a hook does not define."""
 from __future__ import annotations
 
 import copy
+import uuid
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -13,6 +14,7 @@ from cds_service.protocol.response_check import response_problems
 from .conftest import (
     ORDER_SELECT,
     ORDER_SIGN,
+    PAMA_SCREEN_HOOK,
     SANDBOX_ORIGIN,
     draft_bundle,
     medication_order,
@@ -62,7 +64,7 @@ def test_preflight_and_discovery_as_the_sandbox_sends_them(client):
     assert hooks["order-sign"] == "procedure-coding-order-sign"
 
 
-@pytest.mark.parametrize("path, hook", [(ORDER_SIGN, "order-sign"), (ORDER_SELECT, "order-select")])
+@pytest.mark.parametrize("path, hook", [(ORDER_SIGN, PAMA_SCREEN_HOOK), (ORDER_SELECT, PAMA_SCREEN_HOOK)])
 def test_no_encounter_id_reads_patient_scoped_searches_without_authorization(
     client, httpserver: HTTPServer, path: str, hook: str
 ):
@@ -103,8 +105,8 @@ def test_no_encounter_id_and_no_fhir_server_is_still_answered(client):
 @pytest.mark.parametrize(
     "path, hook, context",
     [
-        (ORDER_SELECT, "order-select", pama_context(pama_order("smart-1288992"))),
-        (ORDER_SIGN, "order-sign", pama_context(pama_order("smart-1288992"))),
+        (ORDER_SELECT, PAMA_SCREEN_HOOK, pama_context(pama_order("smart-1288992"))),
+        (ORDER_SIGN, PAMA_SCREEN_HOOK, pama_context(pama_order("smart-1288992"))),
         (ORDER_SIGN, "order-sign", pama_context(pama_order("smart-1288992", cpt="75561", reason="13213009"))),
         (ORDER_SIGN, "order-sign", {"draftOrders": draft_bundle(medication_order("smart-1288992"))}),
         (
@@ -187,16 +189,60 @@ def test_order_select_previews_the_order_sign_coding_with_info_cards(client):
     guidance = {**pama_order("p1", cpt="76942", reason="60046008"), "id": "guidance-request-id"}
     context = {"selections": [f"ServiceRequest/{order['id']}"], "draftOrders": draft_bundle(order, guidance)}
     prefetch = {"patient": None, "encounter": None, "conditions": None, "coverage": None}
-    calls = {
-        hook: {**sandbox_call(hook, "p1", "http://127.0.0.1:9/fhir", **copy.deepcopy(context)), "prefetch": prefetch}
-        for hook in ("order-sign", "order-select")
-    }
-    for call in calls.values():
-        del call["fhirServer"]
+    # Both services get the screen's hook in the body: each answers with its own behaviour.
+    call = {**sandbox_call(PAMA_SCREEN_HOOK, "p1", "http://127.0.0.1:9/fhir", **context), "prefetch": prefetch}
+    del call["fhirServer"]
 
-    signed = client.post(ORDER_SIGN, json=calls["order-sign"]).get_json()["cards"]
-    previewed = client.post(ORDER_SELECT, json=calls["order-select"]).get_json()["cards"]
+    signed = client.post(ORDER_SIGN, json=call).get_json()["cards"]
+    previewed = client.post(ORDER_SELECT, json={**call, "hookInstance": str(uuid.uuid4())}).get_json()["cards"]
 
     assert previewed and {card["indicator"] for card in previewed} == {"info"}
     assert [card["extension"] for card in previewed] == [card["extension"] for card in signed]
     assert "warning" in {card["indicator"] for card in signed}  # 32554 ordered with guidance: worth a warning
+
+
+PAMA_RATING = "http://fhir.org/argonaut/Extension/pama-rating"
+
+
+def pama_ratings(resource: dict) -> list[str]:
+    """What the sandbox's imaging screen reads off an update suggestion: the codes of the pama-rating extensions."""
+    return [
+        coding["code"]
+        for extension in resource.get("extension", [])
+        if extension.get("url") == PAMA_RATING
+        for coding in extension["valueCodeableConcept"]["coding"]
+    ]
+
+
+@pytest.mark.parametrize("path", [ORDER_SELECT, ORDER_SIGN])
+def test_imaging_screen_suggestions_carry_the_pama_rating_no_criteria_apply(client, path):
+    """The imaging screen destructures the first pama-rating of every update suggestion it is clicked on; a
+    procedure order is outside imaging appropriate-use criteria, so the rating is no-criteria-apply."""
+    order = pama_order("p1", cpt="32554", reason="60046008")  # unguided code, guidance in the order text
+    order["code"]["text"] = "Thoracentesis, ultrasound guided"
+    order["extension"] = [{"url": "http://example.org/local-order-flag", "valueBoolean": True}]
+    call = {**sandbox_call(PAMA_SCREEN_HOOK, "p1", "http://127.0.0.1:9/fhir", **pama_context(order)),
+            "prefetch": {"patient": None, "encounter": None, "conditions": None, "coverage": None}}
+
+    response = client.post(path, json=call)
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response_problems(response.get_json()) == []
+    updates = [
+        action for card in response.get_json()["cards"] for suggestion in card.get("suggestions", [])
+        for action in suggestion["actions"] if action["type"] == "update"
+    ]
+    assert updates, "expected the order's code to be corrected"
+    for action in updates:
+        assert pama_ratings(action["resource"]) == ["no-criteria-apply"]
+        # The order's own extensions are kept beside it.
+        assert {"url": "http://example.org/local-order-flag", "valueBoolean": True} in action["resource"]["extension"]
+
+
+def test_a_rating_the_resource_already_carries_is_kept():
+    from cds_service.rendering.cards import PAMA_RATING_URL, with_pama_rating
+
+    own = {"url": PAMA_RATING_URL, "valueCodeableConcept": {"coding": [{"code": "appropriate"}]}}
+    assert with_pama_rating({"resourceType": "ServiceRequest", "extension": [own]})["extension"] == [own]
+    added = with_pama_rating({"resourceType": "Procedure"})["extension"]
+    assert pama_ratings({"extension": added}) == ["no-criteria-apply"]
