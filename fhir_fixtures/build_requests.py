@@ -331,6 +331,51 @@ def scenarios() -> dict[str, dict]:
     hostile_dx = condition("c-hostile", "J90", "Pleural effusion <img src=x onerror=alert(1)> **bold**")
     s["note-with-markup.note-sign"] = note_sign(
         markup, [hostile_dx, hostile, imaging("img-1", "10:02", procedure_id="p1"), markup])
+    s.update(pleural_round_two())
+    return s
+
+
+IPC_TEXT = "Tunneled pleural catheter insertion (PleurX)"
+IPC_NOTE = ("Tunneled indwelling pleural catheter placed under real-time ultrasound guidance; the cuff sits in the "
+            "subcutaneous tunnel. 1000 mL drained. No complications. Post-procedure chest x-ray: no pneumothorax.")
+IPC_NOTE_BARE = ("PleurX catheter placed through a subcutaneous tunnel, cuff positioned. 900 mL drained. "
+                 "No complications. Follow-up chest x-ray: no pneumothorax.")
+
+
+def pleural_round_two() -> dict[str, dict]:
+    """Issue 13: the tunneled catheter (32550) and its separately billable guidance (75989), removal (32552),
+    pleurodesis (32560), fibrinolysis day sequence (32561/32562), NCCI pairs per date of service."""
+    s: dict[str, dict] = {}
+    ipc = dict(text_only=IPC_TEXT)
+    # 32550 under ultrasound with saved images, facility encounter: 32550-RT plus 75989-26 (PC/TC 1), no side.
+    s["tunneled-catheter-us-guided.encounter-discharge"] = discharge([
+        J90, procedure("p1", notes=[IPC_NOTE], **ipc), imaging("img-1", "09:58", procedure_id="p1")])
+    # Negative: no imaging study, ambulatory: 32550 alone (no 75989, no saved-images gap: nothing claimed).
+    s["tunneled-catheter-unguided.encounter-discharge"] = discharge([
+        J90, procedure("p1", notes=[IPC_NOTE_BARE], **ipc)], cls="AMB")
+    # Fluoroscopy in an ambulatory encounter: 75989 without 26; the note does not describe the guidance.
+    s["tunneled-catheter-fluoro-no-report.encounter-discharge"] = discharge([
+        J90, procedure("p1", notes=[IPC_NOTE_BARE], **ipc),
+        imaging("img-1", "09:59", modality="RF", procedure_id="p1")], cls="AMB")
+    # Selected by the note: a drain SNOMED code, but the note says PleurX through a tunnel -> 32550; a separate
+    # 76942 charge is not billable with it.
+    s["tunneled-catheter-selected-by-note.encounter-discharge"] = discharge([
+        J90, procedure("p1", kind="drain", focal_device=True, notes=[IPC_NOTE]),
+        imaging("img-1", "09:58", procedure_id="p1"),
+        procedure("p-guidance", kind="appendectomy", start="10:00", end="10:20", cpt="76942", side=None,
+                  text_only="Ultrasound guidance for needle placement")])
+    # Same side, same session: the tunneled catheter absorbs the thoracentesis (before the NCCI pairs).
+    s["tunneled-catheter-absorbs-tap.encounter-discharge"] = discharge([
+        J90, procedure("p1", start="10:00", end="10:10", notes=[FULL_NOTE]),
+        imaging("img-1", "09:58", procedure_id="p1"),
+        procedure("p2", start="10:15", end="10:40", notes=[IPC_NOTE], **ipc),
+        imaging("img-2", "10:14", procedure_id="p2")])
+    # Opposite sides: the NCCI pairs apply (32550/32555 and 32555/75989, indicator 1): XS on the column-2 lines.
+    s["tunneled-catheter-opposite-tap.encounter-discharge"] = discharge([
+        J90, procedure("p1", start="10:00", end="10:10", side="left", notes=[FULL_NOTE]),
+        imaging("img-1", "09:58", procedure_id="p1"),
+        procedure("p2", start="10:15", end="10:40", notes=[IPC_NOTE], **ipc),
+        imaging("img-2", "10:14", procedure_id="p2")])
     return s
 
 

@@ -59,6 +59,38 @@ def initial_lines(finding: Finding) -> None:
         return
     act = finding.act
     finding.lines = [Line(finding.entry.code, 1, finding.side, act.day, act.start, act.performer, finding.session)]
+    for code, why in finding.guidance_lines:
+        # The guidance line keeps the procedure's side for the claim edits (distinct sites), never as a modifier.
+        finding.lines.append(Line(code, 1, finding.side, act.day, act.start, act.performer, finding.session,
+                                  primary=finding.entry.code))
+        finding.edits.append(f"{code} is billed as its own line with {finding.entry.code}: {why}.")
+
+
+def _is_guidance(line: Line) -> bool:
+    return line.primary is not None
+
+
+def _settle_guidance(session: list[Finding]) -> None:
+    """A guidance line goes when the procedure line it guided went (absorbed, denied); a per-session guidance
+    code is one unit for the session however many procedures it guided."""
+    billed: dict[str, Finding] = {}
+    for finding in session:
+        kept = {line.code for line in finding.lines if not _is_guidance(line)} | set(finding.billed_elsewhere)
+        for line in list(finding.lines):
+            if not _is_guidance(line):
+                continue
+            if line.primary not in kept:
+                finding.lines.remove(line)
+                finding.edits.append(f"{line.code} goes with {line.primary}, which is not billed for this subject.")
+                continue
+            spec = next(g for g in finding.pack.separate_guidance if g.code == line.code)
+            holder = billed.get(line.code)
+            if spec.per_session and holder is not None:
+                finding.lines.remove(line)
+                finding.billed_elsewhere.append(line.code)
+                finding.edits.append(f"{line.code} is one unit per session: billed on the card for {holder.act.key}.")
+                continue
+            billed.setdefault(line.code, finding)
 
 
 def _absorb(session: list[Finding]) -> None:
@@ -94,7 +126,7 @@ def _merge_bilateral(session: list[Finding], focus: set[str]) -> None:
     by_code: dict[str, list[tuple[Finding, Line]]] = defaultdict(list)
     for finding in session:
         for line in finding.lines:
-            if finding.pack.laterality and line.side is not None:
+            if finding.pack.laterality and line.side is not None and not _is_guidance(line):
                 by_code[line.code].append((finding, line))
     for code, items in by_code.items():
         sides = {line.side for _, line in items}
@@ -220,6 +252,7 @@ def apply_claim_edits(findings: list[Finding], focus: set[str]) -> None:
         _absorb(session)
         _merge_bilateral(session, focus)
         _apply_pairs(session, pairs)
+        _settle_guidance(session)
     for finding in findings:
         _side_and_component_modifiers(finding)
     _repeat_modifiers(findings)

@@ -13,6 +13,7 @@ from .model import BILATERAL, LEFT, NOT_PERFORMED, ORDER, PROCEDURE, RIGHT, Find
 from .packs import Approach, EvidenceSpec, PayerProfile, RuleBook, RulePack
 
 NOT_DONE = "not-done"
+SEPARATE = "separate-guidance"
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,14 @@ def recognise(book: RuleBook, act: ActFacts) -> Recognised | None:
 def guidance_code(book: RuleBook, act: ActFacts) -> str | None:
     """The CPT imaging-guidance code this act carries (a separate guidance order or charge), if any."""
     for code in _codes(act, CPT):
-        if any(code in pack.bundled_guidance for pack in book.packs):
+        if any(code in pack.bundled_guidance or is_separate_guidance(pack, code) for pack in book.packs):
             return code
     return None
+
+
+def is_separate_guidance(pack: RulePack, code: str) -> bool:
+    entry = pack.codes.get(code)
+    return entry is not None and entry.role == SEPARATE
 
 
 def _text_match(act: ActFacts, patterns, own_only: bool = False) -> tuple[str, str] | None:
@@ -90,6 +96,8 @@ def choose_approach(recognised: Recognised, act: ActFacts) -> tuple[Approach, st
     for approach in recognised.pack.approaches:
         if approach.selected_by is None:
             continue
+        if approach.selects_from is not None and recognised.approach.id not in approach.selects_from:
+            continue
         why = _evidence_match(approach.selected_by, act)
         if why:
             return approach, why
@@ -117,8 +125,11 @@ def side_of(pack: RulePack, act: ActFacts) -> tuple[str | None, str]:
     return None, ""
 
 
-def qualifying_study(pack: RulePack, act: ActFacts, evidence: Evidence) -> tuple[ImagingFacts | None, str, bool]:
-    """(guidance study, how it links, whether some guidance study without saved images was found)."""
+def qualifying_study(pack: RulePack, act: ActFacts, evidence: Evidence,
+                     modalities: frozenset[str] | None = None) -> tuple[ImagingFacts | None, str, bool]:
+    """(guidance study, how it links, whether some guidance study without saved images was found), among the
+    studies of `modalities` (default: the pack's guidance modalities)."""
+    modalities = pack.guidance_modalities if modalities is None else modalities
     candidates = evidence.imaging_linked_to(act)
     if act.start is not None:
         start, end = window(act.start, act.end, pack.guidance_window_minutes)
@@ -132,7 +143,7 @@ def qualifying_study(pack: RulePack, act: ActFacts, evidence: Evidence) -> tuple
         )
     unsaved = False
     for study, how in candidates:
-        if not study.modalities & pack.guidance_modalities:
+        if not study.modalities & modalities:
             continue
         if study.recorded_images:
             return study, how, unsaved
@@ -193,4 +204,24 @@ def decide(book: RuleBook, recognised: Recognised, act: ActFacts, evidence: Evid
             finding.approach_why = f"not done: \"{reason}\""
         return finding
     finding.entry = pack.code_for(approach.id, finding.guided)
+    if finding.entry is not None:
+        finding.guidance_lines = separate_guidance(book, pack, finding, evidence, guidance_orders)
     return finding
+
+
+def separate_guidance(book: RuleBook, pack: RulePack, finding: Finding, evidence: Evidence,
+                      guidance_orders: list[ActFacts]) -> list[tuple[str, str]]:
+    """Guidance codes billed as their own line with this subject's code: a study of the code's modalities with
+    saved images guided the procedure, or (order-sign) the guidance is ordered with it."""
+    found = []
+    for spec in pack.separate_guidance_for(finding.entry.code):
+        if finding.stage == ORDER:
+            order = next((o for o in guidance_orders if guidance_code(book, o) == spec.code), None)
+            if order is not None:
+                found.append((spec.code, f"it is ordered in {order.key}"))
+            continue
+        study, how, _ = qualifying_study(pack, finding.act, evidence, spec.modalities)
+        if study is not None:
+            modality = ", ".join(sorted(study.modalities & spec.modalities))
+            found.append((spec.code, f"{study.key} ({modality}, {study.instances} saved images) guided it: {how}"))
+    return found

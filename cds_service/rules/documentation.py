@@ -50,7 +50,9 @@ def _satisfied(gap: GapSpec, finding: Finding, evidence: Evidence) -> bool:
 def documentation_gaps(finding: Finding, evidence: Evidence) -> list[GapSpec]:
     if finding.entry is None:
         return []
+    billed = {line.code for line in finding.lines} | {finding.entry.code}
     return [
         gap for gap in finding.pack.documentation
-        if finding.stage in gap.stages and not _satisfied(gap, finding, evidence)
+        if finding.stage in gap.stages and (not gap.for_codes or gap.for_codes & billed)
+        and not _satisfied(gap, finding, evidence)
     ]

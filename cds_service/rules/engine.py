@@ -85,6 +85,8 @@ def _attach_guidance_procedures(book: RuleBook, findings: list[Finding], coded: 
         near = [
             (abs((act.start - f.act.start).total_seconds()) / 60, i, f) for i, f in enumerate(holders)
             if code in f.pack.bundled_guidance and f.act.encounter == act.encounter
+            # a guidance code billed as its own line with this procedure is not bundled into it
+            and not any(spec.code == code for spec in f.pack.separate_guidance_for(f.entry.code))
         ]
         near = [item for item in near if item[0] <= item[2].pack.session_gap_minutes]
         if near:

@@ -24,6 +24,7 @@ class Line:
     performer: str | None
     session: int
     modifiers: list[str] = field(default_factory=list)
+    primary: str | None = None  # for a separate guidance line: the procedure code it guided
 
     @property
     def label(self) -> str:
@@ -66,6 +67,8 @@ class Finding:
     current_codes: list[str] = field(default_factory=list)
     mue_exceeded: bool = False
     session: int = 0
+    # Separately billable guidance codes for this subject's procedure code, with why each applies.
+    guidance_lines: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def rule_id(self) -> str:

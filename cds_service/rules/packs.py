@@ -57,6 +57,10 @@ class Approach:
     recognise: EvidenceSpec
     selected_by: EvidenceSpec | None
     absorbs: dict[str, str]  # absorbed approach id -> why
+    # `selected_by` switches only procedures recognised as one of these approaches (None: any of the pack).
+    selects_from: frozenset[str] | None = None
+    # Day-sequence codes: an earlier act of this approach within this many days makes this a later day.
+    course_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,19 @@ class CodeEntry:
     plain: str
     bilateral_indicator: int
     pc_tc_indicator: int
+    course_day: str | None = None  # "first" or "later" for day-sequence codes
+    global_days: int = 0  # fee-schedule global period (0 for 000/XXX/ZZZ)
+
+
+@dataclass(frozen=True)
+class SeparateGuidance:
+    """An imaging-guidance code billed as its own line with the listed primary codes, when a study of one of
+    its modalities with saved images guided the procedure (or it is ordered with it)."""
+
+    code: str
+    primaries: frozenset[str]
+    modalities: frozenset[str]
+    per_session: bool  # one unit per session, whatever the number of procedures it guided
 
 
 @dataclass(frozen=True)
@@ -102,6 +119,8 @@ class GapSpec:
     observation_units: frozenset[str] = frozenset()
     procedure_fields: tuple[str, ...] = ()
     imaging_after: frozenset[str] = frozenset()
+    # The check applies only to subjects billing one of these codes (empty: every subject of the pack).
+    for_codes: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -132,14 +151,20 @@ class RulePack:
     documentation: tuple[GapSpec, ...]
     override_system: str
     override_reasons: tuple[tuple[str, str], ...]
+    separate_guidance: tuple[SeparateGuidance, ...] = ()
     snomed_index: dict[str, Approach] = field(default_factory=dict)
     cpt_index: dict[str, CodeEntry] = field(default_factory=dict)
 
-    def code_for(self, approach: str, guided: bool) -> CodeEntry | None:
+    def code_for(self, approach: str, guided: bool, course_day: str | None = None) -> CodeEntry | None:
+        """The procedure code of `approach`; for day-sequence codes the one of `course_day` (first by default)."""
         for entry in self.codes.values():
-            if entry.role == "procedure" and entry.approach == approach and entry.guided in (guided, "any"):
+            if (entry.role == "procedure" and entry.approach == approach and entry.guided in (guided, "any")
+                    and entry.course_day in (course_day or "first", None)):
                 return entry
         return None
+
+    def separate_guidance_for(self, code: str) -> list[SeparateGuidance]:
+        return [spec for spec in self.separate_guidance if code in spec.primaries]
 
     def approach(self, approach_id: str) -> Approach:
         return next(a for a in self.approaches if a.id == approach_id)
@@ -244,12 +269,16 @@ def load_pack(path: Path) -> RulePack:
             recognise=_evidence(path, f"approaches[{i}].recognise", a["recognise"]),
             selected_by=_evidence(path, f"approaches[{i}].selected_by", a.get("selected_by")),
             absorbs={item["approach"]: item["why"] for item in a.get("absorbs", [])},
+            selects_from=frozenset(a["selects_from"]) if "selects_from" in a else None,
+            course_days=a.get("course", {}).get("window_days"),
         ))
     approach_ids = {a.id for a in approaches}
     _require(len(approach_ids) == len(approaches), path, "approaches", "approach ids must be unique")
     for i, a in enumerate(approaches):
         for absorbed in a.absorbs:
             _require(absorbed in approach_ids, path, f"approaches[{i}].absorbs", f"unknown approach '{absorbed}'")
+        for other in a.selects_from or ():
+            _require(other in approach_ids, path, f"approaches[{i}].selects_from", f"unknown approach '{other}'")
 
     codes: dict[str, CodeEntry] = {}
     for i, c in enumerate(raw["codes"]):
@@ -262,6 +291,27 @@ def load_pack(path: Path) -> RulePack:
             code=c["code"], role=c["role"], approach=c.get("approach"), guided=c.get("guided"), rule=c["rule"],
             short=c["short"], meaning=c["meaning"], plain=c["plain"],
             bilateral_indicator=c["bilateral_indicator"], pc_tc_indicator=c["pc_tc_indicator"],
+            course_day=c.get("course_day"), global_days=c.get("global_days", 0),
+        )
+        if c.get("course_day"):
+            course = next((a for a in approaches if a.id == c.get("approach")), None)
+            _require(course is not None and course.course_days is not None, path, f"{where}.course_day",
+                     "needs an approach with 'course' (the window of the course in days)")
+
+    separate = []
+    for i, g in enumerate(raw.get("separate_guidance", [])):
+        where = f"separate_guidance[{i}]"
+        _require(g["code"] not in codes, path, f"{where}.code", f"code {g['code']} is also in 'codes'")
+        for primary in g["with"]:
+            _require(codes.get(primary) is not None and codes[primary].role == "procedure", path, f"{where}.with",
+                     f"{primary} is not a procedure code of 'codes'")
+        separate.append(SeparateGuidance(g["code"], frozenset(g["with"]), frozenset(g["modalities"]),
+                                         bool(g.get("per_session"))))
+        # Held with the codes (for modifiers, texts and MUEs), but never a recognition code of the pack.
+        codes[g["code"]] = CodeEntry(
+            code=g["code"], role="separate-guidance", approach=None, guided=None, rule="separate-guidance",
+            short=g["short"], meaning=g["meaning"], plain=g["plain"], bilateral_indicator=0,
+            pc_tc_indicator=g["pc_tc_indicator"], global_days=0,
         )
 
     laterality = raw["laterality"]
@@ -292,6 +342,7 @@ def load_pack(path: Path) -> RulePack:
             observation_units=frozenset(u.lower() for u in satisfied.get("observation_units", ())),
             procedure_fields=tuple(satisfied.get("procedure_fields", ())),
             imaging_after=frozenset(satisfied.get("imaging_after", ())),
+            for_codes=frozenset(g.get("for_codes", ())),
         ))
 
     guidance = raw["guidance"]
@@ -323,12 +374,14 @@ def load_pack(path: Path) -> RulePack:
         documentation=tuple(gaps),
         override_system=raw["override_reasons"]["system"],
         override_reasons=tuple((r["code"], r["display"]) for r in raw["override_reasons"]["reasons"]),
+        separate_guidance=tuple(separate),
     )
     for approach in approaches:
         for code in approach.recognise.snomed:
             pack.snomed_index[code] = approach
     for entry in codes.values():
-        pack.cpt_index[entry.code] = entry
+        if entry.role != "separate-guidance":
+            pack.cpt_index[entry.code] = entry
     return pack
 
 
