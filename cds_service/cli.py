@@ -14,6 +14,7 @@ SUBCOMMANDS = {
     "evaluate": "Evaluate a hook request JSON file without a server and print the response.",
     "report": "Report per rule: cards issued, accepted, overridden, top override reasons.",
     "eval-notes": "Score the coder on a labelled note corpus: per-field precision/recall, exact lines.",
+    "audit": "Audit a FHIR Bulk Data export: code every encounter and compare with what was billed.",
 }
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 
 from .config import Settings
-from .evidence.facts import collect_evidence
+from .evidence.facts import Evidence, collect_evidence
 from .fhir.access import ClinicalData
 from .rendering.cards import render
 from .rules.engine import evaluate
+from .rules.model import Finding
 from .rules.packs import RuleBook, load_rule_book
 from .services import ServiceDefinition
 
@@ -26,9 +27,14 @@ class CodingEngine:
         first = book.packs[0].card_source
         self._fallback_source = {"label": first.label, "url": first.url}
 
-    def cards(self, service: ServiceDefinition, call: dict, data: ClinicalData) -> list[dict]:
+    def findings(self, service: ServiceDefinition, call: dict, data: ClinicalData) -> tuple[list[Finding], Evidence]:
+        """The engine's decisions for the call's coded subjects, with the evidence they were made from."""
         evidence = collect_evidence(service.evidence, call.get("context") or {}, data)
         findings, _ = evaluate(self.book, evidence)
+        return findings, evidence
+
+    def cards(self, service: ServiceDefinition, call: dict, data: ClinicalData) -> list[dict]:
+        findings, evidence = self.findings(service, call, data)
         return render(findings, evidence.problems, service.preview, self._fallback_source)
 
 
