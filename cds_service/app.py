@@ -11,6 +11,7 @@ from .coding import build_coder
 from .config import Settings
 from .feedback import bp as feedback_bp
 from .logs import configure_logging
+from .metrics import register_endpoint_if_configured, register_request_metrics
 from .pipeline import Pipeline
 from .playground import register_playground
 from .protocol.cors import register_cors
@@ -18,7 +19,7 @@ from .protocol.errors import register_error_handlers
 from .protocol.jsonio import OrjsonProvider
 from .protocol.routes import bp as cds_bp
 from .store import open_store
-from .store.audit import StoreAuditSink
+from .store.audit import AuditWriter
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json = OrjsonProvider(app)
 
     register_error_handlers(app)
+    register_request_metrics(app)  # first: the time of a request includes authentication and CORS
     register_cors(app)  # before authentication: preflights carry no credentials
     # The store is opened (and its schema migrated) once per worker, before the first request: it keeps the
     # audit trail and feedback, and remembers token ids (jti) for authentication.
@@ -45,7 +47,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(feedback_bp)
     if settings.playground_enabled:  # on in development, off in production unless CDS_PLAYGROUND says so
         register_playground(app)
+    register_endpoint_if_configured(app, settings)
 
-    app.extensions["cds_pipeline"] = Pipeline(settings, build_coder(settings), audit=StoreAuditSink(store))
+    # Hook calls are audited off the request path by one writer thread per worker (store/audit.py).
+    writer = AuditWriter(store, batch_window=settings.audit_batch_ms / 1000, max_queue=settings.audit_queue_size,
+                         submit_wait=settings.audit_submit_wait)
+    app.extensions["cds_audit"] = writer
+    app.extensions["cds_pipeline"] = Pipeline(settings, build_coder(settings), audit=writer)
     log.info("service ready", extra={"profile": settings.profile})
     return app

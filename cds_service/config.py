@@ -60,6 +60,13 @@ class Settings:
     jwks_refresh_interval: float = 60.0
     playground_enabled: bool = True
     json_logs: bool = False
+    # Audit writer (store/audit.py): batch window, queue bound, and how long a call waits for room.
+    audit_batch_ms: float = 50.0
+    audit_queue_size: int = 2000
+    audit_submit_wait: float = 1.0
+    # /metrics: a token it requires, or a separate port (served by the gunicorn master) instead of the app.
+    metrics_token: str = ""
+    metrics_port: int = 0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -109,4 +116,9 @@ class Settings:
             jwks_refresh_interval=_number(env, "CDS_JWKS_REFRESH_INTERVAL", defaults.jwks_refresh_interval),
             playground_enabled=_bool(env.get("CDS_PLAYGROUND"), not production),
             json_logs=_bool(env.get("CDS_JSON_LOGS"), production),
+            audit_batch_ms=_number(env, "CDS_AUDIT_BATCH_MS", defaults.audit_batch_ms, allow_zero=True),
+            audit_queue_size=_number(env, "CDS_AUDIT_QUEUE_SIZE", defaults.audit_queue_size, int),
+            audit_submit_wait=_number(env, "CDS_AUDIT_SUBMIT_WAIT", defaults.audit_submit_wait, allow_zero=True),
+            metrics_token=env.get("CDS_METRICS_TOKEN", "").strip(),
+            metrics_port=_number(env, "CDS_METRICS_PORT", defaults.metrics_port, int, allow_zero=True),
         )

@@ -10,14 +10,20 @@ import logging
 
 from flask import Blueprint, current_app, jsonify, request
 
+from . import metrics
 from .protocol.errors import ServiceError
 from .protocol.routes import service_or_404
 from .protocol.validation import json_body, validate
 from .store import Store, StoreUnavailable
-from .store.records import feedback_items
+from .store.records import FeedbackItem, feedback_items
 
 log = logging.getLogger(__name__)
 bp = Blueprint("feedback", __name__)
+
+
+def count_feedback(items: list[FeedbackItem], result: str) -> None:
+    for item in items:
+        metrics.FEEDBACK.labels(item.outcome, result).inc()
 
 
 @bp.post("/cds-services/<service_id>/feedback")
@@ -31,12 +37,14 @@ def receive_feedback(service_id: str):
     try:
         stored = store.record_feedback(service.id, items)
     except StoreUnavailable as exc:
+        count_feedback(items, "failed")
         cause = exc.__cause__
         log.error(
             "feedback not stored",
             extra={"service": service.id, "error": type(cause or exc).__name__, "count": len(items)},
         )
         raise ServiceError(503, "feedback could not be stored; nothing was kept, retry later") from None
+    count_feedback(items, "committed")  # duplicates included: the store does not say which items they were
     log.info("feedback stored", extra={"service": service.id, "count": stored})
     # `duplicates`: items already stored by an earlier post (or repeated in this one), kept once.
     return jsonify({"received": len(items), "duplicates": len(items) - stored})

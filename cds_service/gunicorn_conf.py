@@ -15,3 +15,52 @@ accesslog = None  # access lines carry query strings; the service logs what it n
 errorlog = "-"
 # The runtime control socket sits at one per-user path: several instances (tests, bench) would collide.
 control_socket_disable = True
+
+
+# -- Prometheus multiprocess mode (cds_service/metrics.py) ---------------------------------------------
+# Each worker writes its metric values to files in PROMETHEUS_MULTIPROC_DIR; a scrape adds them up. The
+# folder is set up here, in the master, before any worker imports prometheus_client (which reads the
+# variable at import): nothing in this file may import prometheus_client at module level.
+_created_metrics_dir: list[str] = []
+
+
+def on_starting(server) -> None:
+    import tempfile
+
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:  # given (Kubernetes: an emptyDir): start empty, the files of an earlier run would add up
+        os.makedirs(folder, exist_ok=True)
+        for name in os.listdir(folder):
+            if name.endswith(".db"):
+                os.remove(os.path.join(folder, name))
+    else:
+        folder = tempfile.mkdtemp(prefix="cds-metrics-")
+        _created_metrics_dir.append(folder)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+
+
+def when_ready(server) -> None:
+    # CDS_METRICS_PORT: /metrics served by the master on its own port (not the port the EHR calls).
+    port = int(os.environ.get("CDS_METRICS_PORT", "0") or 0)
+    if port:
+        from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        start_http_server(port, addr=os.environ.get("CDS_METRICS_HOST", os.environ.get("HOST", "127.0.0.1")),
+                          registry=registry)
+        server.log.info("metrics on port %s", port)
+
+
+def child_exit(server, worker) -> None:
+    # A dead worker's gauges (audit queue depth) leave the sum; its counters stay counted.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:
+    import shutil
+
+    for folder in _created_metrics_dir:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Protocol
 
+from . import metrics
 from .config import Settings
 from .fhir.access import ClinicalData, FhirAccess
 from .fhir.client import entry_resources, new_session
 from .services import ServiceDefinition
+from .store.records import CallRecord, call_record
 
 
 class Coder(Protocol):
@@ -16,7 +19,7 @@ class Coder(Protocol):
 
 
 class AuditSink(Protocol):
-    def record_call(self, service: ServiceDefinition, call: dict, cards: list[dict]) -> None: ...
+    def submit(self, record: CallRecord) -> None: ...
 
 
 def context_resources(service: ServiceDefinition, context: dict) -> list[dict]:
@@ -39,6 +42,9 @@ class Pipeline:
     def answer(self, service: ServiceDefinition, call: dict) -> dict:
         data = self.access.resolve(service, call, context_resources(service, call["context"]))
         cards = self.coder.cards(service, call, data)
+        # The audit record (ids and codes only) also feeds the card metrics: one read of the cards for both.
+        record = call_record(service.id, call, cards, datetime.now(UTC))
+        metrics.count_cards(record)
         if self.audit is not None:
-            self.audit.record_call(service, call, cards)
+            self.audit.submit(record)
         return {"cards": cards}

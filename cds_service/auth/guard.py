@@ -11,6 +11,7 @@ import re
 
 from flask import Flask, Request, Response, g, request
 
+from .. import metrics
 from ..config import Settings
 from ..fhir.client import new_session
 from ..protocol.errors import outcome_response
@@ -117,16 +118,19 @@ def register_auth(app: Flask, settings: Settings, replay: ReplayStore) -> None:
         header = request.headers.get("Authorization")
         if header is None:
             if required:
+                metrics.JWT_FAILURES.labels("no Authorization header").inc()
                 log.warning("authentication failed", extra={"reason": "no Authorization header", "path": request.path})
                 return unauthorized(invalid_token=False)
             return None
         scheme, _, token = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
+            metrics.JWT_FAILURES.labels("not a Bearer token").inc()
             log.warning("authentication failed", extra={"reason": "not a Bearer token", "path": request.path})
             return unauthorized(invalid_token=True)
         try:
             g.issuer = validator.validate(token.strip(), called_url(request, settings))
         except AuthFailure as failure:
+            metrics.JWT_FAILURES.labels(metrics.jwt_reason(failure.reason)).inc()
             log.warning(
                 "authentication failed",
                 extra={"reason": failure.reason, "iss": failure.iss, "kid": failure.kid, "path": request.path},

@@ -14,11 +14,20 @@ import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
+from .. import metrics
+
 FHIR_JSON = "application/fhir+json"
 
 
 class FetchError(Exception):
-    """A FHIR read failed; the message is safe to show on a card (no tokens, no PHI)."""
+    """A FHIR read failed; the message is safe to show on a card (no tokens, no PHI).
+
+    `kind` is a fixed word for the metrics (timeout, unreachable, refused, http_error, invalid, error).
+    """
+
+    def __init__(self, message: str, kind: str = "error"):
+        super().__init__(message)
+        self.kind = kind
 
 
 def new_session(pool_size: int = 16) -> requests.Session:
@@ -60,6 +69,21 @@ class FhirClient:
         )
 
     def get_json(self, url: str) -> dict:
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            data = self._get_json(url)
+            if not data:
+                outcome = "not_found"
+            return data
+        except FetchError as exc:
+            outcome = exc.kind
+            raise
+        finally:
+            metrics.FHIR_FETCHES.labels(outcome).inc()
+            metrics.FHIR_LATENCY.labels(outcome).observe(time.perf_counter() - started)
+
+    def _get_json(self, url: str) -> dict:
         if not self._same_server(url):
             raise FetchError("refused a link that leaves the FHIR server")
         remaining = self.deadline - time.monotonic()
@@ -77,25 +101,25 @@ class FhirClient:
                 status = response.status_code
                 content_type = response.headers.get("Content-Type", "")
         except requests.Timeout:
-            raise FetchError("the FHIR server did not answer in time") from None
+            raise FetchError("the FHIR server did not answer in time", "timeout") from None
         except requests.RequestException as exc:
-            raise FetchError(f"the FHIR server could not be reached ({type(exc).__name__})") from None
+            raise FetchError(f"the FHIR server could not be reached ({type(exc).__name__})", "unreachable") from None
         except ValueError:  # includes UnicodeError: a URL or header that cannot go on the wire
             raise FetchError("the request to the FHIR server could not be built") from None
         if 300 <= status < 400:
             raise FetchError(f"the FHIR server answered with a redirect ({status}), not followed")
         if status in (401, 403):
-            raise FetchError(f"the FHIR server refused access ({status})")
+            raise FetchError(f"the FHIR server refused access ({status})", "refused")
         if status == 404:
             return {}
         if status >= 400:
-            raise FetchError(f"the FHIR server answered {status}")
+            raise FetchError(f"the FHIR server answered {status}", "http_error")
         if "html" in content_type.lower():
             raise FetchError("the FHIR server answered with an HTML page instead of FHIR JSON")
         try:
             data = orjson.loads(body)
         except ValueError:  # orjson's JSONDecodeError: bad JSON, not UTF-8, or nested past 1024 levels
-            raise FetchError("the FHIR server answered with malformed JSON") from None
+            raise FetchError("the FHIR server answered with malformed JSON", "invalid") from None
         if not isinstance(data, dict):
             raise FetchError("the FHIR server answered with JSON that is not a FHIR resource")
         return data
@@ -103,15 +127,15 @@ class FhirClient:
     def _read_capped(self, response: requests.Response) -> bytes:
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > self.max_bytes:
-            raise FetchError("the FHIR server's answer is larger than the configured limit")
+            raise FetchError("the FHIR server's answer is larger than the configured limit", "too_large")
         chunks: list[bytes] = []
         size = 0
         for chunk in response.iter_content(chunk_size=64 * 1024):
             size += len(chunk)
             if size > self.max_bytes:
-                raise FetchError("the FHIR server's answer is larger than the configured limit")
+                raise FetchError("the FHIR server's answer is larger than the configured limit", "too_large")
             if time.monotonic() > self.deadline:
-                raise FetchError("the FHIR server did not answer in time")
+                raise FetchError("the FHIR server did not answer in time", "timeout")
             chunks.append(chunk)
         return b"".join(chunks)
 

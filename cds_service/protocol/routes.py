@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from ..limits import check_bundle_entries
 from ..services import SERVICES, SERVICES_BY_ID, ServiceDefinition
+from ..store import StoreUnavailable
 from .errors import ServiceError
 from .validation import json_body, validate
 
@@ -82,7 +83,24 @@ def call_service(service_id: str):
 
 @bp.get("/healthz")
 def health():
+    """Liveness: the worker answers HTTP. Nothing else is checked (a database outage must not restart pods)."""
     return jsonify({"status": "ok"})
+
+
+@bp.get("/healthz/ready")
+def ready():
+    """Readiness: the store answers a query and rule packs are loaded; 503 OperationOutcome naming what fails."""
+    problems = []
+    try:
+        current_app.extensions["cds_store"].ping()
+    except StoreUnavailable:
+        problems.append("the store (audit trail and feedback database) does not answer")
+    packs = len(getattr(getattr(current_app.extensions["cds_pipeline"].coder, "book", None), "packs", ()) or ())
+    if not packs:
+        problems.append("no rule packs are loaded")
+    if problems:
+        raise ServiceError(503, "not ready: " + "; ".join(problems))
+    return jsonify({"status": "ready", "store": "ok", "rulePacks": packs})
 
 
 @cache

@@ -1,4 +1,17 @@
-"""The pipeline's audit sink: turns an answered hook call into a CallRecord and stores it.
+"""The audit writer: hook calls are recorded off the request path, in batches, by one thread per worker.
+
+A request thread hands its CallRecord to a bounded queue and answers at once. The writer thread takes the
+first waiting record, gathers whatever else arrives within the batch window (or up to a batch size), and
+commits them all in one transaction (group commit): one commit per window instead of one per call.
+
+- Back-pressure: the queue holds at most `max_queue` records. When it is full (the database is slower than
+  the calls) a request thread waits up to `submit_wait` seconds for room; past that the record is dropped,
+  counted and logged. Memory never grows without bound and a stuck database never holds a clinician for long.
+- Shutdown (SIGTERM): gunicorn lets a worker finish its requests and exit; `close()` (registered with
+  atexit) then writes everything still queued before the process ends. Nothing acknowledged is lost.
+- SIGKILL: the records not yet committed are lost: those of the current batch window plus what waits in
+  the queue (with a database that keeps up, one window: `CDS_AUDIT_BATCH_MS`, 50 ms by default, plus the
+  time of one commit).
 
 A failure to store does not fail the call: the cards are advisory and the clinician is waiting, so the
 answer goes out and the failure is logged (ids and the error type only) for operators to act on. Feedback
@@ -7,30 +20,153 @@ on those cards is still stored; the report lists it under cards missing from the
 
 from __future__ import annotations
 
+import atexit
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
+import queue
+import threading
+import time
+import weakref
 
-from ..services import ServiceDefinition
+from .. import metrics
 from .interface import Store, StoreUnavailable
-from .records import call_record
+from .records import CallRecord
 
 log = logging.getLogger(__name__)
+_STOP = object()
 
 
-class StoreAuditSink:
-    def __init__(self, store: Store, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+class AuditWriter:
+    def __init__(self, store: Store, batch_window: float = 0.05, max_batch: int = 256, max_queue: int = 2000,
+                 submit_wait: float = 1.0):
         self.store = store
-        self.clock = clock
+        self.batch_window = batch_window
+        self.max_batch = max_batch
+        self.submit_wait = submit_wait
+        self._queue: queue.Queue = queue.Queue(max_queue)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        # A weak reference: the exit hook must not keep a discarded app's store alive.
+        ref = weakref.ref(self)
+        atexit.register(lambda: (writer := ref()) is not None and writer.close())
 
-    def record_call(self, service: ServiceDefinition, call: dict, cards: list[dict]) -> None:
+    # -- request threads ------------------------------------------------------------------------------
+    def submit(self, record: CallRecord) -> None:
+        """Queue a record for the writer; waits for room up to `submit_wait` s, then drops it (logged)."""
+        if self._closed:
+            self._write([record])  # after shutdown began: write in the caller's thread, not lost
+            return
+        self._start()
         try:
-            self.store.record_call(call_record(service.id, call, cards, self.clock()))
+            self._queue.put(record, timeout=self.submit_wait)
+        except queue.Full:
+            metrics.AUDIT_RECORDS.labels("dropped").inc()
+            log.error("audit record not stored",
+                      extra={"service": record.service_id, "hookInstance": record.hook_instance,
+                             "error": "audit queue full"})
+            return
+        metrics.AUDIT_QUEUE.inc()
+
+    def _start(self) -> None:
+        if self._thread is not None:
+            return
+        with self._lock:
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+                self._thread.start()
+
+    # -- the writer thread ----------------------------------------------------------------------------
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            first = self._queue.get()
+            if first is _STOP:
+                self._queue.task_done()
+                break
+            batch = [first]
+            deadline = time.monotonic() + self.batch_window
+            while len(batch) < self.max_batch:
+                remaining = deadline - time.monotonic()
+                try:
+                    item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    self._queue.task_done()
+                    stop = True  # write what was gathered, then what is still queued, then end
+                    break
+                batch.append(item)
+            self._write_queued(batch)
+        self._drain()
+
+    def _drain(self) -> None:
+        rest = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                self._queue.task_done()
+            else:
+                rest.append(item)
+        for start in range(0, len(rest), self.max_batch):
+            self._write_queued(rest[start:start + self.max_batch])
+
+    def _write_queued(self, batch: list[CallRecord]) -> None:
+        try:
+            self._write(batch)
+        finally:
+            metrics.AUDIT_QUEUE.dec(len(batch))
+            for _ in batch:
+                self._queue.task_done()
+
+    def _write(self, batch: list[CallRecord]) -> None:
+        started = time.perf_counter()
+        try:
+            self.store.record_calls(batch)
         except StoreUnavailable as exc:
-            log.error(
-                "audit record not stored",
-                extra={"service": service.id, "hookInstance": call.get("hookInstance"), "error": _kind(exc)},
-            )
+            metrics.AUDIT_RECORDS.labels("failed").inc(len(batch))
+            for record in batch:
+                log.error("audit record not stored",
+                          extra={"service": record.service_id, "hookInstance": record.hook_instance,
+                                 "error": _kind(exc)})
+            return
+        except Exception as exc:  # the writer thread must outlive any one bad batch
+            metrics.AUDIT_RECORDS.labels("failed").inc(len(batch))
+            log.error("audit batch not stored", extra={"count": len(batch), "error": type(exc).__name__})
+            return
+        metrics.AUDIT_WRITE.observe(time.perf_counter() - started)
+        metrics.AUDIT_RECORDS.labels("written").inc(len(batch))
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    def pending(self) -> int:
+        return self._queue.unfinished_tasks
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every queued record is committed (or failed); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.002)
+        return True
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write everything queued, then stop the thread. Idempotent; later records are written directly."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            thread = self._thread
+        if thread is None:
+            return
+        try:
+            self._queue.put(_STOP, timeout=timeout)
+        except queue.Full:
+            log.error("audit writer did not drain before shutdown", extra={"count": self._queue.qsize()})
+            return
+        thread.join(timeout)
 
 
 def _kind(exc: BaseException) -> str:

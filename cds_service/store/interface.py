@@ -19,6 +19,9 @@ class Store(Protocol):
     def record_call(self, call: CallRecord) -> None:
         """Keep a hook call and its cards (a call or card seen before is kept once)."""
 
+    def record_calls(self, calls: Sequence[CallRecord]) -> None:
+        """Keep several hook calls in one transaction (all or none)."""
+
     def record_feedback(self, service_id: str, items: Sequence[FeedbackItem]) -> int:
         """Commit the items in one transaction; returns how many were new (the rest were already stored)."""
 
@@ -33,5 +36,8 @@ class Store(Protocol):
 
     def feedback_log(self, since: datetime | None = None) -> list[StoredFeedback]:
         """Stored feedback received since `since`, oldest first."""
+
+    def ping(self) -> None:
+        """One round trip to the database; raises StoreUnavailable when it does not answer (readiness)."""
 
     def close(self) -> None: ...

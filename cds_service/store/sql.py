@@ -156,29 +156,37 @@ class SqlStore(ABC):
 
     # -- writes ---------------------------------------------------------------------------------------
     def record_call(self, call: CallRecord) -> None:
-        self._run(lambda: self._record_call(call))
+        self.record_calls([call])
 
-    def _record_call(self, call: CallRecord) -> None:
-        called_at = self._instant(call.called_at)
+    def record_calls(self, calls: Sequence[CallRecord]) -> None:
+        # One transaction for a batch (the audit writer's group commit): one commit instead of one per call.
+        self._run(lambda: self._record_calls(calls))
+
+    def _record_calls(self, calls: Sequence[CallRecord]) -> None:
         with self._transaction(write=True, durable=False) as cur:
+            for call in calls:
+                self._insert_call(cur, call)
+
+    def _insert_call(self, cur: Any, call: CallRecord) -> None:
+        called_at = self._instant(call.called_at)
+        cur.execute(
+            self._sql(_INSERT_CALL), (call.service_id, call.hook_instance, call.hook, called_at, call.card_count)
+        )
+        for card in call.cards:
             cur.execute(
-                self._sql(_INSERT_CALL), (call.service_id, call.hook_instance, call.hook, called_at, call.card_count)
+                self._sql(_INSERT_CARD),
+                (
+                    card.uuid, call.service_id, call.hook_instance, called_at, card.subject, card.rule,
+                    _json_list(card.not_separately_billable), _json_list(card.documentation_gaps),
+                ),
             )
-            for card in call.cards:
+            if cur.rowcount == 0:
+                continue  # a card uuid seen before keeps its first record
+            for position, line in enumerate(card.lines):
                 cur.execute(
-                    self._sql(_INSERT_CARD),
-                    (
-                        card.uuid, call.service_id, call.hook_instance, called_at, card.subject, card.rule,
-                        _json_list(card.not_separately_billable), _json_list(card.documentation_gaps),
-                    ),
+                    self._sql(_INSERT_LINE),
+                    (card.uuid, position, line.code, _json_list(line.modifiers), line.units),
                 )
-                if cur.rowcount == 0:
-                    continue  # a card uuid seen before keeps its first record
-                for position, line in enumerate(card.lines):
-                    cur.execute(
-                        self._sql(_INSERT_LINE),
-                        (card.uuid, position, line.code, _json_list(line.modifiers), line.units),
-                    )
 
     def first_use(self, iss: str, jti: str, expires_at: float) -> bool:
         return self._run(lambda: self._first_use(iss, jti, expires_at))
@@ -213,6 +221,15 @@ class SqlStore(ABC):
         return stored
 
     # -- reads ----------------------------------------------------------------------------------------
+    def ping(self) -> None:
+        """One round trip to the database (readiness); raises StoreUnavailable when it does not answer."""
+        self._run(self._ping)
+
+    def _ping(self) -> None:
+        with self._transaction(write=False) as cur:
+            cur.execute("SELECT 1")
+            cur.fetchall()
+
     def report(self, since: datetime | None = None) -> list[RuleReport]:
         return self._run(lambda: self._report(since or _BEGINNING))
 

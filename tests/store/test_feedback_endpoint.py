@@ -140,6 +140,7 @@ def test_hook_calls_are_audited_and_feedback_joins_their_rule(app, client, store
     assert answer.status_code == 200, answer.get_data(as_text=True)
     assert [card["uuid"] for card in answer.get_json()["cards"]] == ["c-1", "c-2"]
     client.post(FEEDBACK, json={"feedback": [accepted("c-1"), sandbox_override("c-2")]})
+    assert app.extensions["cds_audit"].flush()  # the audit writer commits off the request path
     rows = {row.rule: row for row in store.report()}
     assert (rows["pleural/thoracentesis-imaging"].issued, rows["pleural/thoracentesis-imaging"].accepted) == (1, 1)
     assert rows["pleural/other"].overridden == 1
@@ -149,13 +150,14 @@ def test_hook_calls_are_audited_and_feedback_joins_their_rule(app, client, store
 def test_an_audit_failure_still_answers_the_call_and_is_logged_without_phi(app, client, store, monkeypatch, caplog):
     app.extensions["cds_pipeline"].coder = CardsCoder([coding_card("c-1")])
 
-    def failing(call):
+    def failing(calls):
         raise StoreUnavailable("locked") from TimeoutError("database is locked")
 
-    monkeypatch.setattr(store, "record_call", failing)
+    monkeypatch.setattr(store, "record_calls", failing)
     call = order_sign_call()
     with caplog.at_level(logging.ERROR, logger="cds_service"):
         answer = client.post(f"/cds-services/{SERVICE}", json=call)
+        assert app.extensions["cds_audit"].flush()
     assert answer.status_code == 200
     assert answer.get_json()["cards"][0]["uuid"] == "c-1"
     [record] = [r for r in caplog.records if r.getMessage() == "audit record not stored"]
@@ -163,7 +165,7 @@ def test_an_audit_failure_still_answers_the_call_and_is_logged_without_phi(app, 
     assert "Jane" not in caplog.text
 
 
-def test_cards_of_the_coding_engine_are_audited_and_joined_by_feedback(client, store):
+def test_cards_of_the_coding_engine_are_audited_and_joined_by_feedback(app, client, store):
     """The real engine on a recorded request: each card's rule shows up in the report with its feedback."""
     call = json.loads((REQUESTS / "ncci-distinct-sides.encounter-discharge.json").read_text(encoding="utf-8"))
     answer = client.post("/cds-services/procedure-coding-encounter-discharge", json=call)
@@ -176,6 +178,7 @@ def test_cards_of_the_coding_engine_are_audited_and_joined_by_feedback(client, s
                 "outcomeTimestamp": "2025-03-01T10:00:00Z"}
     discharge_feedback = "/cds-services/procedure-coding-encounter-discharge/feedback"
     assert client.post(discharge_feedback, json={"feedback": [feedback]}).status_code == 200
+    assert app.extensions["cds_audit"].flush()
     rows = {row.rule: row for row in store.report()}
     rule = first["extension"]["cpt-coding.suggestion"]["rule"]
     issued_per_rule = {}
