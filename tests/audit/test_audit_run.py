@@ -138,3 +138,16 @@ def test_progress_bar_on_a_terminal():
     progress.advance(5)
     progress.close_phase()
     assert "code (encounters)" in stream.getvalue() and "5/10" in stream.getvalue()
+
+
+def test_dask_cluster_gives_the_same_findings(export, single, tmp_path):
+    """Two Dask worker processes (LocalCluster), partitioned by patient: the same outputs as one machine."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        options = AuditOptions([export], tmp_path, Settings().rule_packs_dir, workers=1, fee_schedule=FEES,
+                               dask_scheduler=cluster.scheduler_address)
+        summary = run_audit(options, _quiet())
+    assert summary["findings"] > 0
+    for name in ("findings.ndjson", "worklist.csv", "summary.json", "errors.ndjson"):
+        assert (tmp_path / name).read_bytes() == (single / name).read_bytes(), name
