@@ -15,6 +15,7 @@ from .rendering.cards import render
 from .rules.engine import evaluate
 from .rules.model import Finding
 from .rules.packs import RuleBook, load_rule_book
+from .rules.worklist import started_within, still_open
 from .services import ServiceDefinition
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,14 @@ class CodingEngine:
 
     def cards(self, service: ServiceDefinition, call: dict, data: ClinicalData) -> list[dict]:
         findings, evidence = self.findings(service, call, data)
+        if service.lookback_days is not None:
+            findings = started_within(findings, service.lookback_days)
+        if service.only_open:
+            # A worklist shows only what still needs work: nothing at all when every subject is in order (not
+            # even a card about unreadable data, which would show on every chart opened).
+            findings = [f for f in findings if still_open(f)]
+            if not findings:
+                return []
         return render(findings, evidence.problems, service.preview, self._fallback_source)
 
 

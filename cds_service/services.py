@@ -43,6 +43,31 @@ DOCUMENTS = _encounter_search("documents", "DocumentReference", required=False)
 ORDER_PREFETCH = (PATIENT, ENCOUNTER, CONDITIONS, COVERAGE)
 ENCOUNTER_PREFETCH = (PATIENT, ENCOUNTER, CONDITIONS, PROCEDURES, IMAGING, OBSERVATIONS, DOCUMENTS, COVERAGE)
 
+# patient-view: the patient's procedures of the last 30 days. `{{today() - N days}}` is a CDS Hooks prefetch
+# token (FHIRPath date arithmetic, resolved by the sandbox and by this service when it fetches itself).
+# Imaging, notes, observations and encounters reach one day further back: guidance may start before midnight.
+PATIENT_VIEW_DAYS = 30
+
+
+def _recent(key: str, query: str, required: bool = False) -> PrefetchSpec:
+    return PrefetchSpec(key, f"{query}=ge{{{{today() - {PATIENT_VIEW_DAYS + 1} days}}}}", required=required)
+
+
+PATIENT_VIEW_PREFETCH = (
+    PATIENT,
+    PrefetchSpec("conditions", "Condition?patient={{context.patientId}}"),
+    PrefetchSpec(
+        "procedures",
+        f"Procedure?patient={{{{context.patientId}}}}&date=ge{{{{today() - {PATIENT_VIEW_DAYS} days}}}}",
+        required=True,
+    ),
+    _recent("imagingStudies", "ImagingStudy?patient={{context.patientId}}&started", required=True),
+    _recent("observations", "Observation?patient={{context.patientId}}&date"),
+    _recent("documents", "DocumentReference?patient={{context.patientId}}&date"),
+    _recent("encounters", "Encounter?patient={{context.patientId}}&date"),
+    COVERAGE,
+)
+
 
 @dataclass(frozen=True)
 class ServiceDefinition:
@@ -125,6 +150,21 @@ SERVICES: tuple[ServiceDefinition, ...] = (
         ),
         prefetch=ENCOUNTER_PREFETCH,
         evidence="encounter",
+    ),
+    ServiceDefinition(
+        id="procedure-coding-patient-view",
+        hook="patient-view",
+        title="Coding status of recent procedures",
+        description=(
+            f"When the chart is opened, reviews the patient's procedures of the last {PATIENT_VIEW_DAYS} days "
+            "with the same rules as the discharge review, and shows one card per procedure that still needs "
+            "a CPT code, a corrected code or documentation (side, indication, saved images, volume, "
+            "complications). No card when every procedure is in order."
+        ),
+        prefetch=PATIENT_VIEW_PREFETCH,
+        evidence="encounter",
+        lookback_days=PATIENT_VIEW_DAYS,
+        only_open=True,
     ),
 )
 

@@ -13,6 +13,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 import requests
@@ -25,6 +26,8 @@ from .client import FetchError, FhirClient, entry_resources, next_link
 from .shape import invalid_reason, is_fhir_id
 
 _TOKEN = re.compile(r"\{\{\s*context\.(\w+)\s*\}\}")
+# `{{today()}}`, `{{today() - 30 days}}`: the date arithmetic of CDS Hooks prefetch tokens, as a UTC date.
+_TODAY = re.compile(r"\{\{\s*today\(\)\s*(?:([+-])\s*(\d{1,4})\s*days?\s*)?\}\}")
 _BEARER_TOKEN = re.compile(r"[\x21-\x7e]+")
 
 
@@ -102,7 +105,15 @@ def fill_template(template: str, context: dict) -> str | None:
         return text
 
     filled = _TOKEN.sub(substitute, template)
+    if "today(" in filled:
+        filled = _TODAY.sub(_today, filled)
     return None if missing else filled
+
+
+def _today(match: re.Match) -> str:
+    sign, days = match.group(1), int(match.group(2) or 0)
+    today = datetime.now(UTC).date()
+    return (today - timedelta(days=days) if sign == "-" else today + timedelta(days=days)).isoformat()
 
 
 def query_for(spec: PrefetchSpec, context: dict) -> str | None:

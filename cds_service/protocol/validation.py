@@ -27,6 +27,7 @@ _SCHEMA_FILES = (
     "context-order-select.schema.json",
     "context-encounter-discharge.schema.json",
     "context-note-sign.schema.json",
+    "context-patient-view.schema.json",
     "feedback.schema.json",
 )
 

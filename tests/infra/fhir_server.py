@@ -121,15 +121,16 @@ class FhirServer:
         self.stop()
 
 
-def start(port: int | None = None, timeout: float = 30.0, verbose: bool = False) -> FhirServer:
+def start(port: int | None = None, timeout: float = 30.0, verbose: bool = False, cors: bool = False) -> FhirServer:
     """Install if needed, start the server on ``port`` (a free one if None) and wait until it answers.
 
-    ``verbose`` makes the server log one line per request (method, path, status, time) to its log.
+    ``verbose`` makes the server log one line per request (method, path, status, time) to its log;
+    ``cors`` lets browser pages of any origin read it (the demo's sandbox).
     """
     node = ensure_installed()
     fd, log_name = tempfile.mkstemp(prefix="fhir-server-", suffix=".log")
     log_path = Path(log_name)
-    env = {**os.environ, "FHIR_SERVER_LOG": "1" if verbose else "0"}
+    env = {**os.environ, "FHIR_SERVER_LOG": "1" if verbose else "0", "FHIR_SERVER_CORS": "1" if cors else "0"}
     with os.fdopen(fd, "wb") as log_file:
         process = subprocess.Popen(
             [str(node), "server.mjs", "--port", str(port or 0)],

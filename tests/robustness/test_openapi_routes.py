@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -100,6 +102,7 @@ def _as_components(node):
         ("OrderSelectContext", "context-order-select.schema.json"),
         ("EncounterDischargeContext", "context-encounter-discharge.schema.json"),
         ("NoteSignContext", "context-note-sign.schema.json"),
+        ("PatientViewContext", "context-patient-view.schema.json"),
         ("Feedback", "feedback.schema.json"),
     ],
 )
@@ -142,7 +145,12 @@ def test_request_examples_are_answered(client, document):
     by_hook = {s.hook: s.id for s in SERVICES if not s.preview}
     assert {e["value"]["hook"] for e in examples.values()} == set(by_hook)
     for name, example in examples.items():
-        response = client.post(f"/cds-services/{by_hook[example['value']['hook']]}", json=example["value"])
+        call = copy.deepcopy(example["value"])
+        if call["hook"] == "patient-view":  # it reads the last 30 days: date the example's procedures yesterday
+            yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT10:00:00Z")
+            for entry in call["prefetch"]["procedures"]["entry"]:
+                entry["resource"]["performedDateTime"] = yesterday
+        response = client.post(f"/cds-services/{by_hook[call['hook']]}", json=call)
         assert response.status_code == 200, (name, response.get_data(as_text=True))
         cards = response.get_json()["cards"]
         assert response_problems({"cards": cards}) == []

@@ -6,6 +6,8 @@
 // Extra (non-FHIR) endpoints: GET /healthz, POST /admin/reset (drops every resource).
 // Logs one line on start ("listening <base url>") and, with FHIR_SERVER_LOG=1, one line per
 // request (method, path, status, ms); request bodies and query strings are never logged.
+// FHIR_SERVER_CORS=1 lets browser pages of any origin read it (`make demo`: the CDS Hooks sandbox reads the
+// patient and the prefetch from the browser), including the private-network preflight of an https page.
 import { createServer } from 'node:http';
 import {
   DEFAULT_MAX_SEARCH_COUNT,
@@ -62,6 +64,14 @@ const router = new FhirRouter();
 // back anyway), which also lifts Medplum's 50-updates-per-transaction limit.
 const requestConfig = { transactions: false };
 const verbose = process.env.FHIR_SERVER_LOG === '1';
+const cors = process.env.FHIR_SERVER_CORS === '1';
+const CORS_HEADERS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'GET, POST, PUT, DELETE, OPTIONS',
+  'Access-Control-Allow-Headers': 'Accept, Authorization, Content-Type',
+  'Access-Control-Expose-Headers': 'ETag, Location',
+  'Access-Control-Max-Age': '600',
+};
 let baseUrl = '';
 
 function capabilityStatement() {
@@ -90,7 +100,8 @@ let metadata;
 
 function send(res, status, body, headers = {}) {
   const data = body === undefined ? '' : JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': CONTENT_TYPE, 'Content-Length': Buffer.byteLength(data), ...headers });
+  const extra = cors ? CORS_HEADERS : {};
+  res.writeHead(status, { 'Content-Type': CONTENT_TYPE, 'Content-Length': Buffer.byteLength(data), ...extra, ...headers });
   res.end(data);
 }
 
@@ -286,6 +297,11 @@ async function handleFhir(req, res, url, path) {
 async function handle(req, res) {
   const url = new URL(req.url ?? '/', `http://${HOST}`);
   const { pathname } = url;
+  if (cors && req.method === 'OPTIONS') {
+    const privateNetwork = req.headers['access-control-request-private-network'] === 'true';
+    res.writeHead(204, { ...CORS_HEADERS, ...(privateNetwork ? { 'Access-Control-Allow-Private-Network': 'true' } : {}) });
+    return res.end();
+  }
   if (pathname === '/healthz') {
     return send(res, 200, { status: 'ok' });
   }
