@@ -172,6 +172,10 @@ class SqlStore(ABC):
         cur.execute(
             self._sql(_INSERT_CALL), (call.service_id, call.hook_instance, call.hook, called_at, call.card_count)
         )
+        if cur.rowcount == 0:
+            # A hookInstance seen before (a client's retry, maybe answered by another instance, whose cards
+            # carry new uuids) keeps its first record: the report counts each hook call's cards once.
+            return
         for card in call.cards:
             cur.execute(
                 self._sql(_INSERT_CARD),

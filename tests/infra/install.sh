@@ -22,3 +22,11 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   apt-get update
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql
 fi
+
+# HAProxy for the multi-instance test (tests/ops/test_multi_instance.py): a round-robin proxy in front of
+# two service instances, run from a temporary config (tests/infra/proxy.py); the package's own service is
+# not used.
+if ! command -v haproxy >/dev/null 2>&1 && [ ! -x /usr/sbin/haproxy ]; then
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends haproxy
+fi

@@ -118,3 +118,14 @@ def test_sigterm_drains_the_queue_of_every_worker(backend_settings, tmp_path: Pa
         service.process.send_signal(signal.SIGTERM)
         assert service.process.wait(timeout=20) == 0, service.log_text()[-3000:]
     assert {c["hookInstance"] for c in calls} <= audited(backend_settings), service.log_text()[-3000:]
+
+
+def test_a_retried_hook_call_keeps_its_first_record(store):
+    """The same hookInstance answered twice (a retry, maybe by another instance) with new card uuids."""
+    first, retry = record(1), record(2)
+    retry = CallRecord(hook_instance=first.hook_instance, service_id=SERVICE, hook="order-sign",
+                       called_at=retry.called_at, card_count=1, cards=retry.cards)
+    store.record_calls([first, retry])
+    store.record_calls([retry])
+    [row] = store.report()
+    assert row.issued == 1
