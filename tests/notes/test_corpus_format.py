@@ -25,7 +25,7 @@ PAYERS = {"medicare", "rt-lt"}
 SIDES = {"right", "left", "bilateral", None}
 FATES = {"removed", "stayed", None}
 STATUSES = {"completed", "not-done", "preparation", "in-progress", "stopped"}
-MODIFIERS = {"RT", "LT", "50", "76", "77", "XS", "26", "59"}
+MODIFIERS = {"RT", "LT", "50", "76", "77", "XS", "XE", "26", "59"}
 PLEURAL_CODES = ["32554", "32555", "32556", "32557"]
 # Gap ids of the issue that a pack may not carry yet.
 EXTRA_GAPS = {"catheter-disposition"}
