@@ -15,6 +15,7 @@ SUBCOMMANDS = {
     "report": "Report per rule: cards issued, accepted, overridden, top override reasons.",
     "eval-notes": "Score the coder on a labelled note corpus: per-field precision/recall, exact lines.",
     "audit": "Audit a FHIR Bulk Data export: code every encounter and compare with what was billed.",
+    "validate": "Validate the FHIR resources of JSON files (hook requests, Bundles, resources) with fhir.resources.",
 }
 
 
