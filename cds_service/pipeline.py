@@ -17,6 +17,8 @@ from .store.records import CallRecord, call_record
 class Coder(Protocol):
     def cards(self, service: ServiceDefinition, call: dict, data: ClinicalData) -> list[dict]: ...
 
+    def history_query(self, call: dict, data: ClinicalData) -> str | None: ...
+
 
 class AuditSink(Protocol):
     def submit(self, record: CallRecord) -> None: ...
@@ -41,6 +43,9 @@ class Pipeline:
 
     def answer(self, service: ServiceDefinition, call: dict) -> dict:
         data = self.access.resolve(service, call, context_resources(service, call["context"]))
+        history = self.coder.history_query(call, data)
+        if history is not None:
+            self.access.read_history(call, data, history)
         cards = self.coder.cards(service, call, data)
         # The audit record (ids and codes only) also feeds the card metrics: one read of the cards for both.
         record = call_record(service.id, call, cards, datetime.now(UTC))

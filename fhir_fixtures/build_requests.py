@@ -376,7 +376,83 @@ def pleural_round_two() -> dict[str, dict]:
         imaging("img-1", "09:58", procedure_id="p1"),
         procedure("p2", start="10:15", end="10:40", notes=[IPC_NOTE], **ipc),
         imaging("img-2", "10:14", procedure_id="p2")])
+
+    # 32552: removal of the tunneled catheter; its card names the 10-day global period.
+    s["tunneled-catheter-removal.encounter-discharge"] = discharge([
+        J90, procedure("p1", text_only="Removal of tunneled pleural catheter (PleurX)", notes=[
+            "Cuff freed by blunt dissection, catheter removed intact. No complications."])], cls="AMB")
+    s["tunneled-catheter-removal-by-cpt.note-sign"] = note_sign(REMOVAL_NOTE, [
+        J90, procedure("p1", side="left", cpt="32552", text_only="Pleural catheter removal"), REMOVAL_NOTE],
+        cls="AMB")
+    # 32560: talc slurry through the chest tube, agent and dose recorded; negative: no dose -> agent-and-dose.
+    s["pleurodesis-talc.encounter-discharge"] = discharge([
+        J91, procedure("p1", text_only="Talc slurry pleurodesis via chest tube", notes=[
+            "Talc 4 g in 50 mL saline instilled through the right chest tube, clamped for 1 hour. "
+            "No complications."])])
+    s["pleurodesis-no-dose.encounter-discharge"] = discharge([
+        J91, procedure("p1", text_only="Chemical pleurodesis", notes=[
+            "Doxycycline instilled through the existing pleural catheter. No complications."])])
+    # Never confused: a fibrinolytic through the same tube is 32561, not 32560; thoracoscopic poudrage is
+    # neither (no card).
+    s["pleural-instillations-not-confused.encounter-discharge"] = discharge([
+        EMPYEMA, procedure("p1", start="09:00", end="09:15", text_only="Intrapleural alteplase and dornase",
+                           notes=[FIB_NOTE]),
+        procedure("p2", start="14:00", end="14:30", side="left", text_only="Intrapleural doxycycline instillation",
+                  notes=["Doxycycline 500 mg instilled through the left chest tube. No complications."]),
+        procedure("p3", start="16:00", end="17:00", side="left", text_only="Thoracoscopic talc poudrage pleurodesis",
+                  performer=DR_B)])
+    # 32561/32562: a course in one encounter: first day, a later day, a second instillation that later day
+    # (one unit a day: included); MUE 1 never exceeded.
+    s["fibrinolysis-course.encounter-discharge"] = discharge([
+        EMPYEMA,
+        procedure("p1", day="2024-03-02", start="10:00", end="10:15", text_only="Intrapleural tPA/DNase",
+                  notes=[FIB_NOTE]),
+        procedure("p2", start="09:00", end="09:15", text_only="Intrapleural tPA/DNase", notes=[FIB_NOTE]),
+        procedure("p3", start="21:00", end="21:15", text_only="Intrapleural tPA/DNase", notes=[FIB_NOTE])])
+    # A later day whose first day was in an earlier encounter the client prefetched with it (3 days before).
+    s["fibrinolysis-earlier-encounter-prefetched.encounter-discharge"] = discharge([
+        EMPYEMA,
+        procedure("p0", day="2024-03-01", text_only="Intrapleural tPA/DNase", eid="enc-0", notes=[FIB_NOTE]),
+        procedure("p1", text_only="Intrapleural tPA/DNase", notes=[FIB_NOTE])])
+    # Negative: the earlier instillation was 20 days before in another encounter: a new course, first day.
+    s["fibrinolysis-old-course.encounter-discharge"] = discharge([
+        EMPYEMA,
+        procedure("p0", day="2024-02-13", text_only="Intrapleural tPA/DNase", eid="enc-0", notes=[FIB_NOTE]),
+        procedure("p1", text_only="Intrapleural tPA/DNase", notes=[FIB_NOTE])])
+    # Negative: no dose recorded -> agent-and-dose.
+    s["fibrinolysis-no-dose.encounter-discharge"] = discharge([
+        EMPYEMA, procedure("p1", text_only="Intrapleural fibrinolytic therapy", notes=[
+            "Alteplase and dornase instilled through the right chest tube, dwell 1 hour. No complications."])])
+    # NCCI pairs per date of service: same performer, other session of the same day. Indicator 1 -> XE;
+    # indicator 0 -> not separately billable; another performer -> the pair does not apply.
+    tube = {"coding": [{"system": CPT, "code": "32551"}], "text": "Tube thoracostomy"}
+    s["ncci-same-day-other-session-xe.encounter-discharge"] = discharge([
+        J90, procedure("p1", start="08:00", end="08:20", notes=[FULL_NOTE]),
+        imaging("img-1", "07:58", procedure_id="p1"),
+        dict(procedure("p2", start="15:00", end="15:30", notes=[FULL_NOTE]), code=tube)])
+    s["ncci-same-day-other-session-indicator-0.encounter-discharge"] = discharge([
+        J90, procedure("p1", start="08:00", end="08:20", notes=[FULL_NOTE]),
+        imaging("img-1", "07:58", procedure_id="p1"),
+        procedure("p2", start="15:00", end="15:20", side="left", notes=[FULL_NOTE])])
+    s["ncci-same-day-other-performer.encounter-discharge"] = discharge([
+        J90, procedure("p1", start="08:00", end="08:20", notes=[FULL_NOTE]),
+        imaging("img-1", "07:58", procedure_id="p1"),
+        procedure("p2", start="15:00", end="15:20", side="left", performer=DR_B, notes=[FULL_NOTE])])
+    # 32550 and pleurodesis the same day, same side, one session: 32560 is column 2 (indicator 1) -> included.
+    s["pleurodesis-with-tunneled-catheter.encounter-discharge"] = discharge([
+        J91, procedure("p1", start="10:00", end="10:30", notes=[IPC_NOTE], **ipc),
+        imaging("img-1", "09:58", procedure_id="p1"),
+        procedure("p2", start="10:35", end="10:45", text_only="Talc slurry pleurodesis", notes=[
+            "Talc 4 g instilled through the new catheter. No complications."])])
     return s
+
+
+J91 = condition("c-malignant-effusion", "J91.0", "Malignant pleural effusion")
+EMPYEMA = condition("c-empyema", "J86.9", "Pyothorax without fistula")
+FIB_NOTE = ("Alteplase 10 mg and dornase 5 mg instilled through the right chest tube, clamped for 1 hour. "
+            "No complications.")
+REMOVAL_NOTE = document("note-1", "Left PleurX catheter: cuff freed, catheter removed. No complications.",
+                        ["Procedure/p1"])
 
 
 def encounter_bundle() -> dict:

@@ -100,6 +100,8 @@ class Evidence:
     volumes_by_act: dict[str, list[VolumeObservation]]
     payor_names: list[str]
     problems: list[str]  # what was skipped or unread, for the cards
+    # The patient's Procedures of other encounters read for the rules that look back (courses of treatment).
+    history: list[ActFacts] = field(default_factory=list)
     _imaging_by_ref: dict[str, list[ImagingFacts]] = field(default_factory=dict)
     _imaging_by_based_on: dict[str, list[ImagingFacts]] = field(default_factory=dict)
     _imaging_timeline: dict[str | None, tuple[list[float], list[ImagingFacts]]] = field(default_factory=dict)
@@ -318,6 +320,9 @@ def collect_evidence(evidence_kind: str, context: dict, data: ClinicalData) -> E
         volumes_by_act=volumes,
         payor_names=_payor_names(data.of_type("Coverage")),
         problems=problems,
+        history=[
+            act_facts(r) for r in data.history if r.get("status") not in IGNORED_STATUSES
+        ],
     )
     _index_imaging(evidence, data.of_type("ImagingStudy"))
     return evidence

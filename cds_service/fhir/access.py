@@ -28,6 +28,9 @@ from .shape import invalid_reason, is_fhir_id
 _TOKEN = re.compile(r"\{\{\s*context\.(\w+)\s*\}\}")
 # `{{today()}}`, `{{today() - 30 days}}`: the date arithmetic of CDS Hooks prefetch tokens, as a UTC date.
 _TODAY = re.compile(r"\{\{\s*today\(\)\s*(?:([+-])\s*(\d{1,4})\s*days?\s*)?\}\}")
+# The patient's Procedures of earlier encounters, read after the prefetch when the rules need them (a course of
+# daily treatments that may have started in another encounter). Kept apart from the encounter's data.
+HISTORY_KEY = "procedureHistory"
 _BEARER_TOKEN = re.compile(r"[\x21-\x7e]+")
 
 
@@ -54,28 +57,49 @@ class ClinicalData:
     # Resources from the request context (draft orders, the note being signed).
     context_resources: list[dict] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    # When the FHIR time budget of the call ends (time.monotonic()); a follow-up read shares it.
+    deadline: float | None = None
 
     def __post_init__(self) -> None:
         self._by_type: dict[str, list[dict]] = {}
+        self.history: list[dict] = []  # checked Procedures of HISTORY_KEY
         seen: set[tuple[str, str]] = set()
         for resource in self._all():
-            reason = invalid_reason(resource)
-            rtype = resource.get("resourceType") if isinstance(resource, dict) else None
-            if reason:
-                label = f"{rtype}/{resource.get('id')}" if isinstance(rtype, str) else "a resource"
-                self.skipped.append(f"{label}: {reason}")
-                continue
-            rid = resource.get("id")
-            if isinstance(rid, str):
-                if (rtype, rid) in seen:
-                    continue
-                seen.add((rtype, rid))
-            self._by_type.setdefault(rtype, []).append(resource)
+            self._add(resource, self._by_type, seen)
+        if HISTORY_KEY in self.results:
+            self._add_history(self.results[HISTORY_KEY])
+
+    def _add(self, resource: dict, into: dict[str, list[dict]], seen: set[tuple[str, str]]) -> None:
+        reason = invalid_reason(resource)
+        rtype = resource.get("resourceType") if isinstance(resource, dict) else None
+        if reason:
+            label = f"{rtype}/{resource.get('id')}" if isinstance(rtype, str) else "a resource"
+            self.skipped.append(f"{label}: {reason}")
+            return
+        rid = resource.get("id")
+        if isinstance(rid, str):
+            if (rtype, rid) in seen:
+                return
+            seen.add((rtype, rid))
+        into.setdefault(rtype, []).append(resource)
+
+    def _add_history(self, result: KeyResult) -> None:
+        found: dict[str, list[dict]] = {}
+        seen = {("Procedure", r.get("id")) for r in self.of_type("Procedure")}
+        for resource in result.resources:
+            self._add(resource, found, seen)
+        self.history.extend(found.get("Procedure", []))
+
+    def add_history(self, result: KeyResult) -> None:
+        """The result of the follow-up read of earlier Procedures (HISTORY_KEY)."""
+        self.results[result.key] = result
+        self._add_history(result)
 
     def _all(self):
         yield from self.context_resources
-        for result in self.results.values():
-            yield from result.resources
+        for key, result in self.results.items():
+            if key != HISTORY_KEY:
+                yield from result.resources
 
     def of_type(self, resource_type: str) -> list[dict]:
         return self._by_type.get(resource_type, [])
@@ -203,7 +227,23 @@ class FhirAccess:
                     f"{result.problem}",
                     expression=f"prefetch.{spec.key}",
                 )
-        return ClinicalData(results=results, context_resources=context_resources)
+        return ClinicalData(results=results, context_resources=context_resources, deadline=deadline)
+
+    def read_history(self, call: dict, data: ClinicalData, query: str) -> None:
+        """A follow-up search the rules asked for (HISTORY_KEY), under what is left of the call's time budget;
+        optional: when it cannot be read, the cards name it."""
+        deadline = data.deadline if data.deadline is not None else time.monotonic() + self.settings.fhir_time_budget
+        try:
+            client = self.client_for(call, deadline)
+        except FetchError as exc:
+            client = None
+            data.skipped.append(f"{HISTORY_KEY}: {exc}")
+        results: dict[str, KeyResult] = {}
+        self._fetch_all({HISTORY_KEY: (query, "search")}, results, client)
+        result = results[HISTORY_KEY]
+        if result.outcome is Outcome.UNAVAILABLE:
+            result.problem = f"earlier encounters could not be checked ({result.problem})"
+        data.add_history(result)
 
     def _fetch_all(self, pending: dict[str, tuple[str, str]], results: dict, client: FhirClient | None) -> None:
         if client is None:

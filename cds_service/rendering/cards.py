@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from datetime import date, timedelta
 
 from ..evidence.values import CPT
 from ..rules.model import BILATERAL, Finding
@@ -74,7 +75,27 @@ def _why(finding: Finding) -> list[str]:
         reasons.append(f"The resource carries {', '.join(finding.current_codes)}, which the evidence does not support.")
     if finding.stage == "procedure" or finding.stage == "not-performed":
         reasons.append(f"Payer rules: {finding.payer.title}.")
+    reasons.extend(_global_periods(finding))
     return [escape(r) for r in reasons + finding.edits]
+
+
+def _global_periods(finding: Finding) -> list[str]:
+    """Codes of the subject's lines that carry a post-procedure global period (fee schedule 010, 090)."""
+    found = []
+    for code in dict.fromkeys(line.code for line in finding.lines):
+        days = finding.pack.codes[code].global_days
+        if not days:
+            continue
+        who = f"the same performer ({finding.act.performer})" if finding.act.performer else "the same performer"
+        until = ""
+        if finding.act.day:
+            try:
+                until = f", through {date.fromisoformat(finding.act.day) + timedelta(days=days)}"
+            except ValueError:
+                until = ""
+        found.append(f"Global period: {code} carries a {days}-day global period; related follow-up visits by "
+                     f"{who} in the next {days} days{until} are included in it, not billed separately.")
+    return found
 
 
 def detail(finding: Finding, problems: list[str]) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 
+from .course import one_unit_a_day
 from .model import BILATERAL, LEFT, RIGHT, Finding, Line
 from .packs import NcciPair
 
@@ -189,6 +190,41 @@ def _apply_pairs(session: list[Finding], pairs: list[NcciPair]) -> None:
             )
 
 
+def _apply_pairs_per_day(findings: list[Finding], pairs: list[NcciPair]) -> None:
+    """CMS applies the NCCI edits per date of service (same patient, same performer, same day), not per session:
+    a column-2 line whose column-1 code was billed in another session of that day by the same performer keeps
+    its line with the separate-encounter modifier when the indicator is 1, and is not separately billable when
+    it is 0. Pairs within one session were settled by `_apply_pairs`."""
+    modifiers = {"separate": "separate_encounter", "site": "distinct_site"}
+    for pair in pairs:
+        if pair.modifier_indicator == 9:
+            continue
+        first = [line for f in findings for line in f.lines if line.code == pair.column1 and line.day]
+        if not first:
+            continue
+        for finding in findings:
+            for line in list(finding.lines):
+                if line.code != pair.column2 or not line.day:
+                    continue
+                other = next((o for o in first if o.day == line.day and o.performer == line.performer
+                              and o.session != line.session), None)
+                if other is None:
+                    continue
+                where = (f"NCCI pair {pair.column1}/{pair.column2} (modifier indicator {pair.modifier_indicator}, "
+                         f"effective {pair.effective}) applies per date of service: {pair.column1} was billed in "
+                         f"another session of {line.day} by the same performer")
+                if pair.modifier_indicator == 1:
+                    marks = {finding.payer.modifiers[m] for m in modifiers.values()}
+                    modifier = finding.payer.modifiers[modifiers["separate"]]
+                    if not marks & set(line.modifiers):
+                        line.modifiers.append(modifier)
+                    finding.edits.append(f"{where}: billed with {modifier} (a separate encounter).")
+                    continue
+                finding.lines.remove(line)
+                finding.not_separately_billable.append(line.code)
+                finding.edits.append(f"{where}: {pair.column2} is not separately billable.")
+
+
 def _side_and_component_modifiers(finding: Finding) -> None:
     modifiers = finding.payer.modifiers
     for line in finding.lines:
@@ -243,15 +279,19 @@ def _mues(findings: list[Finding]) -> None:
 
 
 def apply_claim_edits(findings: list[Finding], focus: set[str]) -> None:
-    """Order matters: absorption and bilateral merge shape the lines the NCCI pairs then see."""
+    """Order matters: day sequences, absorption and bilateral merge shape the lines the NCCI pairs then see
+    (per session, then per date of service); guidance lines follow their primaries."""
     sessions = group_sessions(findings)
     for finding in findings:
         initial_lines(finding)
+    one_unit_a_day(findings)
     pairs = list({pair: None for f in findings for pair in f.pack.ncci_pairs})
     for session in sessions:
         _absorb(session)
         _merge_bilateral(session, focus)
         _apply_pairs(session, pairs)
+    _apply_pairs_per_day(findings, pairs)
+    for session in sessions:
         _settle_guidance(session)
     for finding in findings:
         _side_and_component_modifiers(finding)

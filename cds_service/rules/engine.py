@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..evidence.facts import ActFacts, Evidence
 from .claim import apply_claim_edits
+from .course import sequence_courses
 from .decide import decide, guidance_code, recognise
 from .documentation import documentation_gaps, supporting_diagnosis
 from .model import Finding
@@ -42,6 +43,7 @@ def evaluate(book: RuleBook, evidence: Evidence) -> tuple[list[Finding], list[Ac
             continue
         findings.append(decide(book, recognised, act, evidence, payer, guidance_orders))
 
+    sequence_courses(book, findings, evidence.history)
     apply_claim_edits(findings, focus_keys)
 
     by_key = {f.act.key: f for f in findings}

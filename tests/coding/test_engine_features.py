@@ -136,3 +136,71 @@ def test_guidance_line_goes_with_its_denied_primary(tmp_path):
                  [study("i1", "RF", procedure="d1"), study("i2", "US", when="2024-01-01T10:19:00Z", procedure="d2")])
     assert found["Procedure/d1"]["lines"] == [] and found["Procedure/d1"]["bundled"] == ["0000T"]
     assert found["Procedure/d2"]["lines"] == ["0001T-LT"]
+
+
+def rinse(pid: str, when: str, encounter: str = "Encounter/e1", note: str = "rinse 5 mg") -> dict:
+    return act(pid, snomed="1234568", when=when, encounter=encounter, note=note)
+
+
+def test_day_sequence_codes(tmp_path):
+    engine = engine_with(tmp_path, demo_pack())
+    found = code(engine, [rinse("r1", "2024-01-01T10:00:00Z"), rinse("r2", "2024-01-03T10:00:00Z"),
+                          rinse("r3", "2024-01-03T20:00:00Z", note="no dose")])
+    assert found["Procedure/r1"]["lines"] == ["0004T-RT"]
+    assert found["Procedure/r2"]["lines"] == ["0005T-RT"]
+    # The day's second act is in the day's unit (no 76, no MUE warning), and has nothing to document.
+    assert found["Procedure/r3"]["lines"] == [] and found["Procedure/r3"]["bundled"] == ["0005T"]
+    assert found["Procedure/r3"]["gaps"] == []
+
+
+def test_day_sequence_reads_the_fetched_history(tmp_path):
+    engine = engine_with(tmp_path, demo_pack())
+    today = [rinse("r2", "2024-01-10T10:00:00Z")]
+    earlier = rinse("r1", "2024-01-01T10:00:00Z", encounter="Encounter/e0")
+    assert code(engine, today)["Procedure/r2"]["lines"] == ["0004T-RT"]
+    assert code(engine, today, history=[earlier])["Procedure/r2"]["lines"] == ["0005T-RT"]
+    # Beyond the window (14 days) in another encounter: a new course.
+    old = rinse("r0", "2023-12-20T10:00:00Z", encounter="Encounter/e0")
+    assert code(engine, today, history=[old])["Procedure/r2"]["lines"] == ["0004T-RT"]
+    # In the same encounter, an earlier day counts whatever the window; a not-done act never does.
+    same = rinse("r0", "2023-12-20T10:00:00Z")
+    assert code(engine, [*today, same])["Procedure/r2"]["lines"] == ["0005T-RT"]
+    cancelled = dict(earlier, status="not-done")
+    assert code(engine, today, history=[cancelled])["Procedure/r2"]["lines"] == ["0004T-RT"]
+
+
+def test_history_is_asked_for_only_when_a_coded_act_may_be_a_later_day(tmp_path):
+    engine = engine_with(tmp_path, demo_pack())
+
+    def query(procedures: list[dict], context: dict | None = None) -> str | None:
+        data = ClinicalData(results={"procedures": KeyResult("procedures", Outcome.PROVIDED, procedures)})
+        return engine.history_query({"context": context or {"patientId": "x", "encounterId": "e1"}}, data)
+
+    first = rinse("r1", "2024-01-10T10:00:00Z")
+    assert query([first]) == "Procedure?patient=x&date=ge2023-12-27"
+    # An earlier day is already read for every coded act: nothing to ask.
+    assert query([first, rinse("r0", "2024-01-08T10:00:00Z", encounter="Encounter/e0")]) is None
+    # No course act, or a patient-scoped read (no encounterId): nothing to ask.
+    assert query([act("d1")]) is None
+    assert query([first], {"patientId": "x"}) is None
+    # Note-sign: only the note's acts are coded; an earlier day of the course among the data is enough.
+    note = {"resourceType": "DocumentReference", "context": {"related": [{"reference": "Procedure/r2"}]}}
+    later = rinse("r2", "2024-01-11T10:00:00Z")
+    assert query([first, later], {"patientId": "x", "encounterId": "e1", "note": note}) is None
+
+
+def test_ncci_pairs_per_date_of_service(tmp_path):
+    engine = engine_with(tmp_path, demo_pack())
+    morning, evening = "2024-01-01T08:00:00Z", "2024-01-01T18:00:00Z"
+    # Indicator 1 (0004T/0000T) in another session of the same day, same performer: XE.
+    found = code(engine, [rinse("r1", morning), act("d1", when=evening)])
+    assert found["Procedure/d1"]["lines"] == ["0000T-RT-XE"]
+    # Indicator 0 (0001T/0000T): not separately billable, even on the other side.
+    found = code(engine, [act("d1", when=morning, side="7771000"), act("d2", when=evening)],
+                 [study("i1", "US", when="2024-01-01T07:59:00Z", procedure="d1")])
+    assert found["Procedure/d1"]["lines"] == ["0001T-LT"] and found["Procedure/d2"]["bundled"] == ["0000T"]
+    # Another performer, or another day: the pair does not apply.
+    found = code(engine, [rinse("r1", morning), act("d1", when=evening, performer="Practitioner/b")])
+    assert found["Procedure/d1"]["lines"] == ["0000T-RT"]
+    found = code(engine, [rinse("r1", morning), act("d1", when="2024-01-02T08:00:00Z")])
+    assert found["Procedure/d1"]["lines"] == ["0000T-RT"]

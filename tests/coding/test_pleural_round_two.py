@@ -30,6 +30,43 @@ SCENARIOS = {
     "tunneled-catheter-opposite-tap.encounter-discharge": {
         "Procedure/p1": (["32555-LT-XS"], NONE, NONE, "info"),
         "Procedure/p2": (["32550-RT", "75989-26-XS"], NONE, NONE, "info")},
+    # 32552 by its words and by its CPT code (side from the body site; bilateral indicator 0).
+    "tunneled-catheter-removal.encounter-discharge": {"Procedure/p1": (["32552-RT"], NONE, NONE, "info")},
+    "tunneled-catheter-removal-by-cpt.note-sign": {"Procedure/p1": (["32552-LT"], NONE, NONE, "info")},
+    # 32560 with agent and dose; negative: no dose -> agent-and-dose (and no fluid-volume or specimen checks).
+    "pleurodesis-talc.encounter-discharge": {"Procedure/p1": (["32560-RT"], NONE, NONE, "info")},
+    "pleurodesis-no-dose.encounter-discharge": {"Procedure/p1": (["32560-RT"], NONE, ["agent-and-dose"], "warning")},
+    # Fibrinolytic and sclerosing agents never confused; thoracoscopic poudrage is neither (no card).
+    "pleural-instillations-not-confused.encounter-discharge": {
+        "Procedure/p1": (["32561-RT"], NONE, NONE, "info"),
+        "Procedure/p2": (["32560-LT"], NONE, NONE, "info")},
+    # Day sequence: first day, a later day, and a second instillation that day included (one unit a day).
+    "fibrinolysis-course.encounter-discharge": {
+        "Procedure/p1": (["32561-RT"], NONE, NONE, "info"),
+        "Procedure/p2": (["32562-RT"], NONE, NONE, "info"),
+        "Procedure/p3": (NONE, ["32562"], NONE, "info")},
+    # The first day in an earlier encounter (prefetched with it), 3 days before: a later day.
+    "fibrinolysis-earlier-encounter-prefetched.encounter-discharge": {
+        "Procedure/p1": (["32562-RT"], NONE, NONE, "info")},
+    # Negative: 20 days before, another encounter: a new course.
+    "fibrinolysis-old-course.encounter-discharge": {"Procedure/p1": (["32561-RT"], NONE, NONE, "info")},
+    "fibrinolysis-no-dose.encounter-discharge": {"Procedure/p1": (["32561-RT"], NONE, ["agent-and-dose"], "warning")},
+    # 32550 and 32560 same side, same session: NCCI 32550/32560 indicator 1 -> 32560 not separately billable.
+    "pleurodesis-with-tunneled-catheter.encounter-discharge": {
+        "Procedure/p1": (["32550-RT", "75989-26"], NONE, NONE, "info"),
+        "Procedure/p2": (NONE, ["32560"], NONE, "info")},
+    # NCCI per date of service: another session of the same day, same performer: indicator 1 -> XE (here on
+    # the same side), indicator 0 -> not separately billable (even on the other side); another performer:
+    # the pair does not apply.
+    "ncci-same-day-other-session-xe.encounter-discharge": {
+        "Procedure/p1": (["32555-RT"], NONE, NONE, "info"),
+        "Procedure/p2": (["32551-RT-XE"], NONE, NONE, "info")},
+    "ncci-same-day-other-session-indicator-0.encounter-discharge": {
+        "Procedure/p1": (["32555-RT"], NONE, NONE, "info"),
+        "Procedure/p2": (NONE, ["32554"], NONE, "info")},
+    "ncci-same-day-other-performer.encounter-discharge": {
+        "Procedure/p1": (["32555-RT"], NONE, NONE, "info"),
+        "Procedure/p2": (["32554-LT"], NONE, NONE, "info")},
 }
 
 
@@ -54,3 +91,25 @@ def test_guidance_line_is_explained_in_plain_words(client):
     assert "75989 is billed as its own line with 32550" in detail.replace("\\", "")
     assert "ImagingStudy/img-1" in detail.replace("\\", "")
     assert card["card"]["summary"].startswith("Bill 32550-RT, 75989-26: tunneled pleural catheter")
+
+
+def test_removal_card_names_its_ten_day_global_period(client):
+    card = suggestions(post(client, request("tunneled-catheter-removal.encounter-discharge")))["Procedure/p1"]["card"]
+    detail = card["detail"].replace("\\", "")
+    assert "10-day global period" in detail and "through 2024-03-14" in detail and "Practitioner/dr-a" in detail
+    # Negative: the insertion (global 000) says nothing of a global period.
+    other = suggestions(post(client, request("tunneled-catheter-us-guided.encounter-discharge")))["Procedure/p1"]
+    assert "global period" not in other["card"]["detail"]
+
+
+def test_course_cards_explain_the_day_and_name_unchecked_history(client):
+    found = suggestions(post(client, request("fibrinolysis-course.encounter-discharge")))
+    assert "First day of the course" in found["Procedure/p1"]["card"]["detail"]
+    later = found["Procedure/p2"]["card"]["detail"].replace("\\", "")
+    assert "began on 2024-03-02 (Procedure/p1)" in later
+    assert "one unit a day" in found["Procedure/p3"]["card"]["detail"]
+    # No FHIR server in the call: the earlier encounters could not be read, and the card says so.
+    assert "earlier encounters could not be checked" in found["Procedure/p1"]["card"]["detail"]
+    # When the data already show an earlier day for every coded act, nothing more is read or named.
+    prefetched = suggestions(post(client, request("fibrinolysis-earlier-encounter-prefetched.encounter-discharge")))
+    assert "procedureHistory" not in prefetched["Procedure/p1"]["card"]["detail"]

@@ -46,6 +46,9 @@ class CardsCoder:
     def cards(self, service, call, data) -> list[dict]:
         return self.cards_to_answer
 
+    def history_query(self, call, data) -> None:
+        return None
+
 
 
 
