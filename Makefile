@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 export HOST PORT
 
-.PHONY: run test lint bench test-deps fhir-server-deps clean
+.PHONY: run test lint bench bench-audit test-deps fhir-server-deps clean
 FHIR_SERVER_DIR := tests/infra/fhir_server
 
 # The service itself: a venv with the package installed (editable).
@@ -45,6 +45,11 @@ lint: $(VENV)/.test-deps
 
 bench: test-deps
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.audit
+
+# The audit benchmark alone (generated exports of 10k and 100k encounters; see README, Retrospective audit).
+bench-audit: test-deps
+	$(BIN)/python -m bench.audit
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -45,13 +45,13 @@ class BilledLine:
         return line
 
 
-def known_codes(book: RuleBook) -> dict[str, str]:
-    """Every code a pack decides about -> the pack's id."""
-    found: dict[str, str] = {}
+def known_codes(book: RuleBook) -> Known:
+    """Every code a pack decides about -> the ids of the packs that know it (guidance codes are shared)."""
+    found: dict[str, set[str]] = {}
     for pack in book.packs:
         for code in (*pack.codes, *pack.cpt_index, *pack.bundled_guidance):
-            found.setdefault(code, pack.id)
-    return found
+            found.setdefault(code, set()).add(pack.id)
+    return {code: frozenset(packs) for code, packs in found.items()}
 
 
 def _units(item: dict) -> int:
@@ -60,7 +60,7 @@ def _units(item: dict) -> int:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) and value >= 1 else 1
 
 
-def _claim_lines(claim: dict, encounter: str | None, known: dict[str, str]) -> list[BilledLine]:
+def _claim_lines(claim: dict, encounter: str | None, known: Known) -> list[BilledLine]:
     key = f"{claim.get('resourceType')}/{claim.get('id')}"
     procedures = {}
     for procedure in listed(claim, "procedure"):
@@ -85,7 +85,7 @@ def _claim_lines(claim: dict, encounter: str | None, known: dict[str, str]) -> l
 
 
 def billed_lines(claims: list[dict], procedures: list[dict], encounter: str | None,
-                 known: dict[str, str]) -> tuple[str, list[BilledLine]]:
+                 known: Known) -> tuple[str, list[BilledLine]]:
     """('claim' | 'procedure' | 'none', the lines). Claims count when they carry CPT/HCPCS codes at all (a
     claim coded in SNOMED only, as Synthea writes them, says nothing about CPT billing); an EOB is read
     only when its Claim is not in the export."""
@@ -122,7 +122,10 @@ class Comparison:
         return MATCH
 
 
-def compare(findings: list[Finding], lines: list[BilledLine], source: str, known: dict[str, str]) -> list[Comparison]:
+Known = dict[str, frozenset[str]]  # code -> ids of the packs that know it
+
+
+def compare(findings: list[Finding], lines: list[BilledLine], source: str, known: Known) -> list[Comparison]:
     """Ties billed lines to the coded subjects, then names what differs for each subject."""
     comparisons = [Comparison(f) for f in findings]
     by_subject = {c.finding.act.key: c for c in comparisons if c.finding is not None}
@@ -146,7 +149,7 @@ def compare(findings: list[Finding], lines: list[BilledLine], source: str, known
 
 
 def _place(line: BilledLine, comparisons: list[Comparison], suggested: dict[str, list[str]],
-           known: dict[str, str]) -> Comparison:
+           known: Known) -> Comparison:
     coded = [c for c in comparisons if c.finding is not None]
     taken = {id(c): sum(1 for b in c.billed if b.code == line.code) for c in coded}
     same_code = [c for c in coded if suggested[c.finding.act.key].count(line.code) > taken[id(c)]]
@@ -155,8 +158,8 @@ def _place(line: BilledLine, comparisons: list[Comparison], suggested: dict[str,
     bundled = [c for c in coded if line.code in c.finding.not_separately_billable]
     if bundled:
         return bundled[0]
-    family = known.get(line.code)
-    same_family = [c for c in coded if c.finding.pack.id == family]
+    families = known.get(line.code, frozenset())
+    same_family = [c for c in coded if c.finding.pack.id in families]
     unbilled = [c for c in same_family if c.finding.lines and not c.billed]
     if unbilled or same_family:
         return (unbilled or same_family)[0]

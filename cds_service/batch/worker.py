@@ -33,10 +33,10 @@ class AuditConfig:
     file_names: dict[int, str]
 
 
-_ENGINES: dict[str, tuple[CodingEngine, dict[str, str]]] = {}
+_ENGINES: dict[str, tuple[CodingEngine, dict[str, frozenset[str]]]] = {}
 
 
-def _engine(config: AuditConfig) -> tuple[CodingEngine, dict[str, str]]:
+def _engine(config: AuditConfig) -> tuple[CodingEngine, dict[str, frozenset[str]]]:
     """One coding engine per process and rule-pack folder (packs are loaded and compiled once)."""
     found = _ENGINES.get(config.rule_packs)
     if found is None:
@@ -56,7 +56,7 @@ def code_chunk(chunk: list[tuple[str, list[Row]]], config: AuditConfig) -> list[
     return out
 
 
-def code_encounter(engine: CodingEngine, known: dict[str, str], patient: str, group: EncounterGroup,
+def code_encounter(engine: CodingEngine, known: dict[str, frozenset[str]], patient: str, group: EncounterGroup,
                    config: AuditConfig) -> list[dict]:
     procedures = [r for r in group.resources if r.get("resourceType") == "Procedure"]
     if not procedures and not group.claims:
@@ -69,7 +69,7 @@ def code_encounter(engine: CodingEngine, known: dict[str, str], patient: str, gr
         call["context"]["encounterId"] = group.encounter_id
     findings, evidence = engine.findings(DISCHARGE, call, clinical_data(group))
     comparisons = compare(findings, lines, source, known)
-    return [_record(c, patient, group, source, evidence, config) for c in comparisons]
+    return [_record(c, patient, group, source, evidence, config, known) for c in comparisons]
 
 
 def _amount(config: AuditConfig, lines: list[dict], facility: bool) -> float | None:
@@ -93,15 +93,26 @@ def _value(status: str, expected: float | None, billed: float | None) -> float |
     return round(abs(expected - billed), 2)
 
 
+def _encounter_day(group: EncounterGroup) -> str | None:
+    for resource in group.resources:
+        if resource.get("resourceType") == "Encounter":
+            period = resource.get("period") if isinstance(resource.get("period"), dict) else {}
+            start = period.get("start")
+            return start[:10] if isinstance(start, str) and len(start) >= 10 else None
+    return None
+
+
 def _record(comparison: Comparison, patient: str, group: EncounterGroup, source: str, evidence_of: Evidence,
-            config: AuditConfig) -> dict:
+            config: AuditConfig, known: dict[str, frozenset[str]]) -> dict:
     problems, payor_names = evidence_of.problems, evidence_of.payor_names
     encounter_class = evidence_of.encounter_class.get(group.key or "", "")
     finding = comparison.finding
     billed = [line.as_json() for line in comparison.billed]
     record: dict = {"patient": patient, "encounter": group.key}
     if finding is None:
-        record.update(subject=group.key or patient, family=None, rule=None, date=None, suggested=[],
+        families = sorted({f for line in comparison.billed for f in known.get(line.code, ())})
+        record.update(subject=group.key or patient, family="/".join(families) or None, rule=None,
+                      date=_encounter_day(group), suggested=[],
                       notSeparatelyBillable=[], gaps=[], billingGaps=[],
                       payer=payor_names[0] if payor_names else "(no coverage)", payerProfile=None, facility=None)
         evidence = {"summary": "Billed lines that no coded procedure of the encounter accounts for", "detail": ""}
