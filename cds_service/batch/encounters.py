@@ -9,6 +9,7 @@ import orjson
 
 from ..evidence.values import listed, reference_key
 from ..fhir.access import ClinicalData, KeyResult, Outcome
+from .routing import URN_UUID
 from .staging import Row
 
 # resource type -> the encounter-discharge prefetch key it would have come in (extra keys for what the hook
@@ -63,6 +64,32 @@ def claim_encounters(claim: dict, procedure_encounters: dict[str, str]) -> list[
     return list(dict.fromkeys(found))
 
 
+def _local_references(value: object, types: dict[str, str]) -> object:
+    """`urn:uuid:<id>` references (as Synthea writes them) turned into `Type/<id>` for ids of this patient."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key == "reference" and isinstance(item, str) and item.startswith(URN_UUID):
+                uid = item[len(URN_UUID):]
+                item = f"{types[uid]}/{uid}" if uid in types else item
+            else:
+                item = _local_references(item, types)
+            out[key] = item
+        return out
+    if isinstance(value, list):
+        return [_local_references(v, types) for v in value]
+    return value
+
+
+def _day(value: object) -> str | None:
+    return value[:10] if isinstance(value, str) and len(value) >= 10 else None
+
+
+def _claim_day(claim: dict) -> str | None:
+    period = claim.get("billablePeriod") if isinstance(claim.get("billablePeriod"), dict) else {}
+    return _day(period.get("start")) or _day(claim.get("created"))
+
+
 def split_patient(rows: list[Row], file_names: dict[int, str]) -> list[EncounterGroup]:
     """The patient's encounter groups, in first-seen order."""
     groups: dict[str | None, EncounterGroup] = {}
@@ -70,8 +97,12 @@ def split_patient(rows: list[Row], file_names: dict[int, str]) -> list[Encounter
     unlinked_conditions: list[dict] = []
     billing: list[dict] = []
     where: dict[str, str] = {}
-    for rtype, file_id, line, body in rows:
-        resource = orjson.loads(body)
+    resources = [(rtype, file_id, line, orjson.loads(body)) for rtype, file_id, line, body in rows]
+    if any(URN_UUID.encode() in body for _, _, _, body in rows):
+        types = {r.get("id"): rtype for rtype, _, _, r in resources if isinstance(r.get("id"), str)}
+        resources = [(rtype, f, n, _local_references(r, types)) for rtype, f, n, r in resources]
+    encounter_days: dict[str, str] = {}
+    for rtype, file_id, line, resource in resources:
         key = f"{rtype}/{resource.get('id')}"
         where.setdefault(key, f"{file_names.get(file_id, file_id)}:{line}")
         if rtype in BILLING_TYPES:
@@ -87,12 +118,21 @@ def split_patient(rows: list[Row], file_names: dict[int, str]) -> list[Encounter
             if group is None:
                 group = groups[encounter] = EncounterGroup(encounter)
             group.resources.append(resource)
+            if rtype == "Encounter" and encounter:
+                period = resource.get("period") if isinstance(resource.get("period"), dict) else {}
+                day = _day(period.get("start"))
+                if day:
+                    encounter_days.setdefault(day, encounter)
     procedure_encounters = {
         f"Procedure/{r.get('id')}": g.key for g in groups.values() if g.key
         for r in g.resources if r.get("resourceType") == "Procedure"
     }
     for claim in billing:
-        for encounter in claim_encounters(claim, procedure_encounters):
+        encounters = claim_encounters(claim, procedure_encounters)
+        if not encounters:  # no item or procedure names an encounter: the encounter of its day of service
+            day = _claim_day(claim)
+            encounters = [encounter_days[day]] if day in encounter_days else []
+        for encounter in encounters:
             group = groups.get(encounter)
             if group is None:
                 group = groups[encounter] = EncounterGroup(encounter)

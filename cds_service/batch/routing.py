@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from ..evidence.values import reference_key
 
+URN_UUID = "urn:uuid:"
+
 # The resource types the audit reads (the encounter-discharge evidence, plus what was billed).
 AUDITED_TYPES = frozenset({
     "Patient", "Encounter", "Procedure", "Condition", "ImagingStudy", "Observation", "DocumentReference",
@@ -37,4 +39,6 @@ def patient_of(resource: dict) -> str | None:
         key = reference_key(resource.get(name))
         if key and key.startswith("Patient/"):
             return key
+        if key and key.startswith(URN_UUID):  # Synthea: a patient reference by its uuid, which is its id
+            return f"Patient/{key[len(URN_UUID):]}"
     raise Unroutable(f"{rtype} names no Patient (subject/patient reference)")

@@ -54,6 +54,7 @@ def run_audit(options: AuditOptions, progress: Progress) -> dict:
     files = input_files(options.inputs)
     fees = FeeSchedule.read(options.fee_schedule) if options.fee_schedule else None
     stage = Stage(options.out, fresh=not options.resume)
+    stage.keep_results_for(_fingerprint(options))
     stop = _StopFlag()
     previous = signal.signal(signal.SIGINT, lambda *_: setattr(stop, "stopped", True))
     try:
@@ -67,6 +68,15 @@ def run_audit(options: AuditOptions, progress: Progress) -> dict:
     finally:
         signal.signal(signal.SIGINT, previous)
         stage.close()
+
+
+def _fingerprint(options: AuditOptions) -> str:
+    """What the stored results depend on besides the input: a resume with other packs or fees starts coding
+    again."""
+    fees = options.fee_schedule
+    fee_stamp = f"{fees.resolve()}:{fees.stat().st_mtime_ns}" if fees else ""
+    packs = sorted((p.name, p.stat().st_mtime_ns) for p in Path(options.rule_packs).rglob("*.yaml"))
+    return f"{Path(options.rule_packs).resolve()}|{packs}|{fee_stamp}"
 
 
 def _ingest(stage: Stage, files: list[Path], progress: Progress, stop: _StopFlag) -> None:
@@ -129,8 +139,10 @@ def _code(stage: Stage, options: AuditOptions, config: AuditConfig, progress: Pr
     finally:
         for future in in_flight:
             future.cancel()
-        executor.shutdown(wait=True, cancel_futures=True) if client is None else executor.shutdown(wait=False)
-        if client is not None:
+        if client is None:
+            executor.shutdown(wait=True, cancel_futures=True)
+        else:
+            executor.shutdown(wait=False)
             client.close()
     progress.close_phase()
 

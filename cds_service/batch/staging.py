@@ -57,6 +57,12 @@ class Stage:
         self.db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                         (key, value))
 
+    def keep_results_for(self, fingerprint: str) -> None:
+        """Results coded with other rule packs or fees are dropped (their input rows are kept)."""
+        if self.get("config") != fingerprint:
+            self.db.execute("DELETE FROM results")
+            self.put("config", fingerprint)
+
     # -- ingest ------------------------------------------------------------------------------------------
     def file_id(self, path: Path) -> tuple[int, bool]:
         """The file's id and whether it was read to the end before (same size and mtime)."""
@@ -64,9 +70,10 @@ class Stage:
         row = self.db.execute("SELECT id, size, mtime_ns, done FROM files WHERE path = ?", (str(path),)).fetchone()
         if row and row[1] == stat.st_size and row[2] == stat.st_mtime_ns and row[3]:
             return row[0], True
-        if row:  # read in part (or changed since): forget what was staged from it
+        if row:  # read in part (or changed since): forget what was staged from it, and what was coded
             self.forget_file(row[0])
             self.db.execute("DELETE FROM files WHERE id = ?", (row[0],))
+            self.db.execute("DELETE FROM results")
         cur = self.db.execute("INSERT INTO files (path, size, mtime_ns) VALUES (?, ?, ?)",
                               (str(path), stat.st_size, stat.st_mtime_ns))
         return int(cur.lastrowid), False

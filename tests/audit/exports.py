@@ -51,8 +51,10 @@ def claim(cid: str, tag: str, items: list[dict], procedures: list[str] = (), rty
         **extra,
     }
     for seq, item in enumerate(items, start=1):
-        line = {"sequence": seq, "encounter": [{"reference": f"Encounter/enc-1{tag}"}],
-                "productOrService": {"coding": [{"system": item.get("system", CPT), "code": item["code"]}]}}
+        line = {"sequence": seq, "productOrService": {"coding": [{"system": item.get("system", CPT),
+                                                                  "code": item["code"]}]}}
+        if not body.get("billablePeriod"):  # a claim with a billable period finds its encounter by the day
+            line["encounter"] = [{"reference": f"Encounter/enc-1{tag}"}]
         if item.get("modifiers"):
             line["modifier"] = [{"coding": [{"system": item.get("modifier_system", CPT), "code": m}]}
                                 for m in item["modifiers"]]

@@ -35,6 +35,9 @@ def _cases() -> dict[str, list[dict]]:
         "-left": [claim("c", "-left", [{**right, "procedure": "p-left"}], ["p-right", "p-left"])],
         # an EOB alone counts
         "-eob": [claim("e", "-eob", [{**right}], ["p-right"], rtype="ExplanationOfBenefit")],
+        # no item names the encounter: the claim's day of service does
+        "-day": [claim("c", "-day", [{"code": "32555", "modifiers": ["50"]}],
+                       billablePeriod={"start": "2024-03-04T09:00:00-05:00"})],
     }
 
 
@@ -52,6 +55,10 @@ def audited(tmp_path_factory) -> dict[tuple[str, str], dict]:
         if resource["resourceType"] == "Procedure":
             resource["code"]["coding"].append({"system": "http://www.ama-assn.org/go/cpt", "code": "32554"})
     resources += procedure_coded
+    # references as urn:uuid (Synthea's style), the patient's resources named by their ids
+    urn = fixture_resources(BILATERAL, "-urn") + [claim("c", "-urn", [{"code": "32555", "modifiers": ["50"]}])]
+    resources += [json.loads(json.dumps(r).replace('"Patient/pt-1-urn"', '"urn:uuid:pt-1-urn"')
+                             .replace('"Encounter/enc-1-urn"', '"urn:uuid:enc-1-urn"')) for r in urn]
     write_ndjson(folder / "in", resources)
     options = AuditOptions([folder / "in"], folder / "out", Settings().rule_packs_dir, workers=1,
                            fee_schedule=FEES)
@@ -62,7 +69,7 @@ def audited(tmp_path_factory) -> dict[tuple[str, str], dict]:
 
 @pytest.mark.parametrize(("tag", "status"), [
     ("-match", "match"), ("-nomod", "missing-modifier"), ("-wrong", "wrong-code"), ("-extra", "extra-line"),
-    ("-none", "not-billed"), ("-left", "match"), ("-eob", "match"),
+    ("-none", "not-billed"), ("-left", "match"), ("-eob", "match"), ("-day", "match"), ("-urn", "match"),
 ])
 def test_bilateral_claims(audited, tag, status):
     record = audited[(f"pt-1{tag}", f"p-right{tag}")]
