@@ -477,6 +477,25 @@ def encounter_bundle() -> dict:
          "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}} for r in resources]}
 
 
+def course_bundle() -> dict:
+    """Two patients for the fetch-mode tests of the fibrinolysis course (issue 13): pt-fib-1 had a first day
+    three days before in another encounter; pt-fib-2 had one 20 days before (a new course)."""
+    resources: list[dict] = []
+    for pid, eid, earlier_eid, earlier_day in (("pt-fib-1", "enc-fib-1", "enc-fib-0", "2024-03-01"),
+                                               ("pt-fib-2", "enc-fib-2", "enc-fib-old", "2024-02-13")):
+        note = document(f"doc-{eid}", FIB_NOTE, [f"Procedure/proc-{eid}"], eid=eid, pid=pid)
+        resources += [
+            patient(pid), encounter("IMP", earlier_eid, pid), encounter("IMP", eid, pid),
+            condition(f"cond-{eid}", "J86.9", "Pyothorax without fistula", eid=eid, pid=pid),
+            procedure(f"proc-{earlier_eid}", day=earlier_day, eid=earlier_eid, pid=pid, notes=[FIB_NOTE],
+                      text_only="Intrapleural tPA/DNase"),
+            procedure(f"proc-{eid}", eid=eid, pid=pid, text_only="Intrapleural tPA/DNase"), note,
+        ]
+    return {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r,
+         "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}} for r in resources]}
+
+
 def write(path: Path, content: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
@@ -486,3 +505,4 @@ if __name__ == "__main__":
     for name, call in scenarios().items():
         write(HERE / "requests" / f"{name}.json", call)
     write(HERE / "fhir" / "encounter-e-thoracentesis.bundle.json", encounter_bundle())
+    write(HERE / "fhir" / "fibrinolysis-course.bundle.json", course_bundle())
