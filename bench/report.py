@@ -1,4 +1,4 @@
-"""The benchmark's verdicts against the latency budget of issue 6, and the tables it prints.
+"""The benchmark's verdicts against the latency budgets of issues 6 and 14, and the tables it prints.
 
     python -m bench.report [bench/results/latest.json]   # the README's Markdown tables of a result file
 """
@@ -20,6 +20,8 @@ MIN_THROUGHPUT_RATIO = 1 / 3
 MAX_WORKER_RSS_MB = 150.0
 MAX_STARTUP_S = 3.0
 MAX_LARGE_ENCOUNTER_MS = 500.0
+# Issue 14, point 1: against gunicorn's default sync workers running the bare baseline.
+SYNC_TARGETS = {"order-sign": (0.5, 30.0), "note-sign": (None, 50.0)}  # case: (min ratio, max p99 ms)
 # Growth from 100 to 1,000 resources may cost at most this many times more per resource than growth from
 # 10 to 100 and still count as "roughly linear" (a quadratic cost would show about 10 times).
 MAX_SLOPE_RATIO = 2.5
@@ -72,6 +74,16 @@ def evaluate(results: dict) -> list[Target]:
         ratio = service["throughput"] / baseline["throughput"] if baseline["throughput"] else 0.0
         found.append(Target(f"{case} throughput / baseline at concurrency {TARGET_CONCURRENCY}",
                             round(ratio, 3), round(MIN_THROUGHPUT_RATIO, 3), ratio >= MIN_THROUGHPUT_RATIO))
+    for case, (min_ratio, max_p99) in SYNC_TARGETS.items():
+        run = _run(results, case, TARGET_CONCURRENCY)
+        if run is None or "baseline_sync" not in run:
+            continue
+        if min_ratio is not None:
+            found.append(Target(f"{case} throughput / sync baseline at concurrency {TARGET_CONCURRENCY}",
+                                run["ratio_sync"], min_ratio, run["ratio_sync"] >= min_ratio))
+        p99 = run["service"]["p99_ms"]
+        found.append(Target(f"{case} p99 at concurrency {TARGET_CONCURRENCY} (issue 14)", p99, max_p99,
+                            p99 <= max_p99, "ms"))
     for case in FETCH_CASES:
         for run in results["runs"]:
             if run["case"] == case and run["concurrency"] <= TARGET_CONCURRENCY:
@@ -86,7 +98,8 @@ def evaluate(results: dict) -> list[Target]:
     if startup is not None:
         found.append(Target("start-up to first answered request", startup, MAX_STARTUP_S,
                             startup <= MAX_STARTUP_S, "s"))
-    errors = sum(run["service"]["errors"] + run["baseline"]["errors"] for run in results["runs"])
+    errors = sum(run["service"]["errors"] + run["baseline"]["errors"] + run.get("baseline_sync", {}).get("errors", 0)
+                 for run in results["runs"])
     errors += sum(point["errors"] for point in results.get("scaling", []))
     found.append(Target("errors in every case", errors, 0, errors == 0))
     scaling = results.get("scaling") or []
@@ -99,6 +112,9 @@ def evaluate(results: dict) -> list[Target]:
             found.append(Target("latency growth per resource, last step / first step", ratio, MAX_SLOPE_RATIO,
                                 ratio <= MAX_SLOPE_RATIO))
     return found
+
+
+_EMPTY = {"throughput": 0.0, "p99_ms": 0.0, "errors": 0}
 
 
 def _row(cells: list[str], widths: list[int]) -> str:
@@ -115,13 +131,15 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def runs_table(results: dict) -> list[str]:
     header = ["case", "conc", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "req/s",
-              "baseline req/s", "baseline p99 ms", "ratio"]
+              "gthread base req/s", "base p99 ms", "ratio", "sync base req/s", "sync p99 ms", "ratio sync"]
     rows = []
     for run in results["runs"]:
-        s, b = run["service"], run["baseline"]
-        rows.append([run["case"], str(run["concurrency"]), str(s["requests"]), str(s["errors"] + b["errors"]),
+        s, b, y = run["service"], run["baseline"], run.get("baseline_sync") or _EMPTY
+        rows.append([run["case"], str(run["concurrency"]), str(s["requests"]),
+                     str(s["errors"] + b["errors"] + y["errors"]),
                      f"{s['p50_ms']:.1f}", f"{s['p95_ms']:.1f}", f"{s['p99_ms']:.1f}", f"{s['throughput']:.0f}",
-                     f"{b['throughput']:.0f}", f"{b['p99_ms']:.1f}", f"{run['ratio']:.2f}"])
+                     f"{b['throughput']:.0f}", f"{b['p99_ms']:.1f}", f"{run['ratio']:.2f}",
+                     f"{y['throughput']:.0f}", f"{y['p99_ms']:.1f}", f"{run.get('ratio_sync', 0.0):.2f}"])
     return _table(header, rows)
 
 
@@ -132,10 +150,18 @@ def scaling_table(results: dict) -> list[str]:
     return _table(header, rows)
 
 
+def _model(settings: dict) -> str:
+    kind = settings.get("worker_class", "gthread")
+    if "." in kind:  # older result files name the class
+        kind = "gthread"
+    return f"gthread x {settings['threads']} threads" if kind == "gthread" else kind
+
+
 def render(results: dict) -> str:
+    st = results["settings"]
     lines = [f"machine: {results['machine']['nproc']} cores, {results['machine']['cpu']}, "
-             f"Python {results['machine']['python']}; gunicorn {results['settings']['workers']} workers x "
-             f"{results['settings']['threads']} threads; {results['settings']['duration_s']} s per run", ""]
+             f"Python {results['machine']['python']}; service: gunicorn {st['workers']} {_model(st)} workers; "
+             f"baselines: the same, and {st['workers']} sync workers; {st['duration_s']} s per run", ""]
     lines += runs_table(results)
     if results.get("scaling"):
         lines += [""] + scaling_table(results)
@@ -163,16 +189,18 @@ def markdown(results: dict) -> str:
     """The result file as the Markdown tables of the README's performance section."""
     m, st = results["machine"], results["settings"]
     load = m.get("load_average_after") or m.get("load_average")
-    lines = [f"{results['generated']}: {m['nproc']} cores ({m['cpu']}), Python {m['python']}, gunicorn "
-             f"{st['workers']} workers x {st['threads']} threads, {st['duration_s']:g} s per run, load average "
+    lines = [f"{results['generated']}: {m['nproc']} cores ({m['cpu']}), Python {m['python']}, service under gunicorn "
+             f"{st['workers']} {_model(st)} workers, {st['duration_s']:g} s per run, load average "
              f"{load[0]} after the run.", "",
-             "| case | concurrency | p50 ms | p95 ms | p99 ms | req/s | errors | baseline req/s | baseline p99 ms "
-             "| ours / baseline |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| case | concurrency | p50 ms | p95 ms | p99 ms | req/s | errors | gthread baseline req/s "
+             "| ours / gthread | sync baseline req/s | sync baseline p99 ms | ours / sync |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for run in results["runs"]:
-        s, b = run["service"], run["baseline"]
+        s, b, y = run["service"], run["baseline"], run.get("baseline_sync") or _EMPTY
         lines.append(f"| {run['case']} | {run['concurrency']} | {s['p50_ms']:.1f} | {s['p95_ms']:.1f} | "
-                     f"{s['p99_ms']:.1f} | {s['throughput']:.0f} | {s['errors'] + b['errors']} | "
-                     f"{b['throughput']:.0f} | {b['p99_ms']:.1f} | {run['ratio']:.2f} |")
+                     f"{s['p99_ms']:.1f} | {s['throughput']:.0f} | {s['errors'] + b['errors'] + y['errors']} | "
+                     f"{b['throughput']:.0f} | {run['ratio']:.2f} | {y['throughput']:.0f} | {y['p99_ms']:.1f} | "
+                     f"{run.get('ratio_sync', 0.0):.2f} |")
     if results.get("scaling"):
         lines += ["", "| note-sign, resources | p50 ms | p95 ms | p99 ms | errors |", "|---:|---:|---:|---:|---:|"]
         lines += [f"| {p['resources']} | {p['p50_ms']:.1f} | {p['p95_ms']:.1f} | {p['p99_ms']:.1f} | {p['errors']} |"

@@ -39,7 +39,7 @@ from tests.infra import fhir_server
 from . import report
 from .fetch_floor import fetch_floor
 from .loadgen import Job, summarise
-from .servers import BASELINE_APP, SERVICE_APP, SERVICE_ENV, Started, start_gunicorn, worker_rss_mb
+from .servers import BASELINE_APP, SERVICE_APP, SERVICE_ENV, SYNC_ARGS, Started, start_gunicorn, worker_rss_mb
 from .workload import FIXTURES_DIR, BenchCall, discharge_call, find_fixture, padded_call
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +67,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scaling", type=ints, default=[10, 100, 1000],
                         help="encounter sizes for the note-sign growth run (default 10,100,1000; empty to skip)")
     parser.add_argument("--scaling-duration", type=float, default=3.0, help="seconds measured per size")
+    parser.add_argument("--worker-class", choices=("gthread", "sync"),
+                        default=os.environ.get("GUNICORN_WORKER_CLASS", "gthread"),
+                        help="the service's gunicorn worker model (default gthread)")
     parser.add_argument("--fixtures", type=Path, default=FIXTURES_DIR, help="folder of request fixtures")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON results go")
     return parser.parse_args(argv)
@@ -111,15 +114,27 @@ def merged(parts: list[dict]) -> dict:
     return asdict(result) | {"latencies_ms": None, "runs": len(parts)}
 
 
-def compare(baseline_url: str, service_url: str, body_file: Path, concurrency: int, args: argparse.Namespace) -> tuple:
-    """The same load on the baseline and the service in alternating slices, so that a busy moment of the
-    machine falls on both alike; returns (service, baseline) results."""
+def compare(urls: dict[str, str], body_file: Path, concurrency: int, args: argparse.Namespace) -> dict[str, dict]:
+    """The same load on every server (name -> URL) in alternating slices, so that a busy moment of the
+    machine falls on all alike; returns the merged result per name."""
     slice_seconds = args.duration / args.rounds
-    ours, base = [], []
+    parts: dict[str, list[dict]] = {name: [] for name in urls}
     for _ in range(args.rounds):
-        base.append(load(baseline_url, body_file, concurrency, slice_seconds, args.warmup, raw=True))
-        ours.append(load(service_url, body_file, concurrency, slice_seconds, args.warmup, raw=True))
-    return merged(ours), merged(base)
+        for name, url in urls.items():
+            parts[name].append(load(url, body_file, concurrency, slice_seconds, args.warmup, raw=True))
+    return {name: merged(results) for name, results in parts.items()}
+
+
+def ratio(ours: dict, base: dict) -> float:
+    return round(ours["throughput"] / base["throughput"], 3) if base["throughput"] else 0.0
+
+
+def run_entry(bench_call: BenchCall, concurrency: int, measured: dict[str, dict]) -> dict:
+    """One row of results: the service and each baseline under the same load, and the throughput ratios."""
+    ours = measured["service"]
+    return {"case": bench_call.case, "concurrency": concurrency, "resources": bench_call.resources,
+            "request_bytes": len(bench_call.body()), **measured,
+            "ratio": ratio(ours, measured["baseline"]), "ratio_sync": ratio(ours, measured["baseline_sync"])}
 
 
 def post(started: Started, bench_call: BenchCall) -> tuple[int, dict]:
@@ -164,7 +179,8 @@ def benchmark(args: argparse.Namespace, work: Path) -> dict:
     results: dict = {
         "generated": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": machine(),
-        "settings": {**gunicorn_settings(), "duration_s": args.duration, "warmup_s": args.warmup,
+        "settings": {**gunicorn_settings(), "worker_class": args.worker_class, "duration_s": args.duration,
+                     "warmup_s": args.warmup,
                      "resources": args.resources, "service_env": SERVICE_ENV,
                      "load_generator": "bench/loadgen.py: one process, a thread and keep-alive connection per client"},
         "fixtures": {name: str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path) for name, path in
@@ -182,7 +198,7 @@ def benchmark(args: argparse.Namespace, work: Path) -> dict:
         scaling_calls = [padded_call(f"note-sign-{n}", note_fixture, n) for n in args.scaling]
 
         progress("starting the service")
-        env = {**SERVICE_ENV, "CDS_SQLITE_PATH": str(work / "cds.sqlite3")}
+        env = {**SERVICE_ENV, "CDS_SQLITE_PATH": str(work / "cds.sqlite3"), "GUNICORN_WORKER_CLASS": args.worker_class}
         note = next(c for c in calls if c.case == "note-sign")
         service = start_gunicorn(SERVICE_APP, env, note.path, note.body(), work)
         try:
@@ -192,10 +208,13 @@ def benchmark(args: argparse.Namespace, work: Path) -> dict:
             results["cards"] = {c.case: len(cards[c.service.id]) for c in calls}
             cards_file = work / "baseline-cards.json"
             cards_file.write_text(json.dumps(cards), encoding="utf-8")
-            progress("starting the baseline")
-            baseline = start_gunicorn(BASELINE_APP, {"BENCH_BASELINE_CARDS": str(cards_file)}, note.path,
-                                      note.body(), work)
+            progress("starting the baselines (gthread like the service, and gunicorn's default sync)")
+            baseline_env = {"BENCH_BASELINE_CARDS": str(cards_file)}
+            baseline = start_gunicorn(BASELINE_APP, baseline_env, note.path, note.body(), work)
+            baseline_sync = None
             try:
+                baseline_sync = start_gunicorn(BASELINE_APP, baseline_env, note.path, note.body(), work,
+                                               extra_args=SYNC_ARGS)
                 results["startup_s"] = {"service": round(service.startup_seconds, 2),
                                         "baseline": round(baseline.startup_seconds, 2)}
                 for c in (c for c in calls if c.case in args.cases):
@@ -206,12 +225,11 @@ def benchmark(args: argparse.Namespace, work: Path) -> dict:
                                                              workers=Settings().fhir_max_workers)
                     for concurrency in args.concurrency:
                         progress(f"{c.case} at concurrency {concurrency}")
-                        ours, base = compare(baseline.service.base_url + c.path, service.service.base_url + c.path,
-                                             bodies[c.case], concurrency, args)
-                        ratio = ours["throughput"] / base["throughput"] if base["throughput"] else 0.0
-                        results["runs"].append({"case": c.case, "concurrency": concurrency, "resources": c.resources,
-                                                "request_bytes": len(c.body()), "service": ours, "baseline": base,
-                                                "ratio": round(ratio, 3)})
+                        urls = {"baseline": baseline.service.base_url + c.path,
+                                "baseline_sync": baseline_sync.service.base_url + c.path,
+                                "service": service.service.base_url + c.path}
+                        measured = compare(urls, bodies[c.case], concurrency, args)
+                        results["runs"].append(run_entry(c, concurrency, measured))
                 for c in scaling_calls:
                     progress(f"note-sign with {c.resources} resources")
                     body_file = write_body(work, c)
@@ -220,9 +238,12 @@ def benchmark(args: argparse.Namespace, work: Path) -> dict:
                     results["scaling"].append({"resources": c.resources, "body_bytes": len(c.body()), **point})
                 results["scaling_growth"] = report.scaling_slopes(results["scaling"])
                 results["rss_mb"] = {"service": worker_rss_mb(service.service),
-                                     "baseline": worker_rss_mb(baseline.service)}
+                                     "baseline": worker_rss_mb(baseline.service),
+                                     "baseline_sync": worker_rss_mb(baseline_sync.service)}
             finally:
                 baseline.service.stop()
+                if baseline_sync is not None:
+                    baseline_sync.service.stop()
         finally:
             service.service.stop()
     results["targets"] = [t.as_dict() for t in report.evaluate(results)]

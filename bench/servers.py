@@ -20,6 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVICE_APP = "cds_service.wsgi:app"
 BASELINE_APP = "bench.baseline_app:app"
 GUNICORN_CONF = "python:cds_service.gunicorn_conf"
+# The floor users start from: gunicorn's default sync workers (one request at a time per worker), with the
+# project's worker count. Command-line settings override the config file's.
+SYNC_ARGS = ("--worker-class", "sync", "--threads", "1")
 POLL_SECONDS = 0.02
 
 # The service as the benchmark runs it: development profile (no authentication), nothing optional on.
@@ -51,7 +54,8 @@ def _answers(port: int, path: str, body: bytes) -> bool:
 
 
 def start_gunicorn(
-    app_module: str, env: dict[str, str], probe_path: str, probe_body: bytes, log_dir: Path, timeout: float = 60.0
+    app_module: str, env: dict[str, str], probe_path: str, probe_body: bytes, log_dir: Path, timeout: float = 60.0,
+    extra_args: tuple[str, ...] = (),
 ) -> Started:
     """gunicorn with the project's config on a free loopback port, ready once ``probe_path`` answers 200."""
     port = free_port()
@@ -60,7 +64,7 @@ def start_gunicorn(
     log_file = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - kept open for the child's lifetime
     spawned = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONF, app_module],
+        [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONF, *extra_args, app_module],
         cwd=ROOT, env=full_env, stdout=log_file, stderr=subprocess.STDOUT,
     )
     log_file.close()

@@ -7,7 +7,13 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8080')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", max(2, min(4, multiprocessing.cpu_count()))))
 # Two threads per worker overlap FHIR reads with work; more only queue on the GIL (bench/: p99 halves vs 4).
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
-worker_class = "cds_service.gunicorn_worker.OutcomeThreadWorker"  # gthread, JSON errors
+# gthread (default) or sync, both with JSON errors; README "Running in production" has the measurements.
+WORKER_CLASSES = {"gthread": "cds_service.gunicorn_worker.OutcomeThreadWorker",
+                  "sync": "cds_service.gunicorn_worker.OutcomeSyncWorker"}
+_worker_kind = os.environ.get("GUNICORN_WORKER_CLASS", "gthread").strip().lower() or "gthread"
+if _worker_kind not in WORKER_CLASSES:
+    raise ValueError(f"GUNICORN_WORKER_CLASS must be one of {', '.join(WORKER_CLASSES)}, not {_worker_kind!r}")
+worker_class = WORKER_CLASSES[_worker_kind]
 timeout = 30
 graceful_timeout = 10
 keepalive = 5

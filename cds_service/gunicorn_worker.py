@@ -12,6 +12,7 @@ import json
 
 from gunicorn import util
 from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.workers.sync import SyncWorker
 
 from .protocol.errors import operation_outcome
 
@@ -30,3 +31,7 @@ util.write_error = write_outcome  # gunicorn's workers call util.write_error for
 
 class OutcomeThreadWorker(ThreadWorker):
     """gunicorn's gthread worker; importing this module installs the OperationOutcome error writer."""
+
+
+class OutcomeSyncWorker(SyncWorker):
+    """gunicorn's sync worker (one request at a time, no keep-alive), with the same error writer."""

@@ -1,8 +1,9 @@
 """The audit writer: hook calls are recorded off the request path, in batches, by one thread per worker.
 
-A request thread hands its CallRecord to a bounded queue and answers at once. The writer thread takes the
-first waiting record, gathers whatever else arrives within the batch window (or up to a batch size), and
-commits them all in one transaction (group commit): one commit per window instead of one per call.
+A request thread hands its CallRecord to a bounded queue and answers at once. The writer thread wakes on
+the first waiting record, sleeps through the batch window, takes everything queued meanwhile (up to a batch
+size), and commits it in one transaction (group commit): one commit and one thread wake-up per window
+instead of one per call.
 
 - Back-pressure: the queue holds at most `max_queue` records. When it is full (the database is slower than
   the calls) a request thread waits up to `submit_wait` seconds for room; past that the record is dropped,
@@ -46,6 +47,7 @@ class AuditWriter:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._stopping = threading.Event()
         # A weak reference: the exit hook must not keep a discarded app's store alive.
         ref = weakref.ref(self)
         atexit.register(lambda: (writer := ref()) is not None and writer.close())
@@ -77,27 +79,33 @@ class AuditWriter:
 
     # -- the writer thread ----------------------------------------------------------------------------
     def _run(self) -> None:
-        stop = False
-        while not stop:
-            first = self._queue.get()
+        full = False
+        while True:
+            first = self._queue.get()  # blocks until a record (or the stop mark) arrives
             if first is _STOP:
                 self._queue.task_done()
                 break
+            if not full and self.batch_window > 0:
+                # Sleep through the window rather than wait on the queue: a waiting reader would be woken
+                # (and take the GIL) by every put; this way a request thread's put wakes nobody.
+                self._stopping.wait(self.batch_window)
             batch = [first]
-            deadline = time.monotonic() + self.batch_window
+            stop = False
             while len(batch) < self.max_batch:
-                remaining = deadline - time.monotonic()
                 try:
-                    item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                    item = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if item is _STOP:
                     self._queue.task_done()
-                    stop = True  # write what was gathered, then what is still queued, then end
+                    stop = True
                     break
                 batch.append(item)
+            full = len(batch) >= self.max_batch  # more may be waiting: no window before the next batch
             self._write_queued(batch)
-        self._drain()
+            if stop or self._stopping.is_set():
+                break
+        self._drain()  # shutdown: what is still queued, in batches, before the thread ends
 
     def _drain(self) -> None:
         rest = []
@@ -161,6 +169,7 @@ class AuditWriter:
             thread = self._thread
         if thread is None:
             return
+        self._stopping.set()  # cuts a batch window short
         try:
             self._queue.put(_STOP, timeout=timeout)
         except queue.Full:

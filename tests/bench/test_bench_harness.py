@@ -46,6 +46,8 @@ def test_bench_run_end_to_end_with_tiny_numbers(tmp_path):
     for run in results["runs"]:
         assert run["service"]["errors"] == 0 and run["baseline"]["errors"] == 0, run
         assert run["service"]["requests"] > 0 and run["baseline"]["throughput"] > 0
+        assert run["baseline_sync"]["errors"] == 0 and run["baseline_sync"]["throughput"] > 0, run
+        assert run["ratio_sync"] > 0
     assert [p["resources"] for p in results["scaling"]] == [10, 30]
     assert all(mb > 0 for mb in results["rss_mb"]["service"])
     assert 0 < results["startup_s"]["service"] < 60

@@ -91,7 +91,7 @@ def test_a_full_queue_makes_callers_wait_then_drops_and_logs(store, backend_sett
 
 
 def test_close_writes_everything_queued_without_waiting_out_the_window(store, backend_settings):
-    writer = AuditWriter(store, batch_window=30.0)
+    writer = AuditWriter(store, batch_window=30.0, max_batch=4)  # several batches still queued at close
     for n in range(25):
         writer.submit(record(n))
     started = time.monotonic()
