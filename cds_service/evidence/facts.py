@@ -15,6 +15,7 @@ from ..fhir.access import ClinicalData
 from .notes import MAX_NOTE_BYTES, NoteText, note_text
 from .values import (
     ICD10CM,
+    SNOMED,
     Coded,
     annotation_texts,
     codings,
@@ -24,11 +25,20 @@ from .values import (
     local_day,
     parse_instant,
     reference_key,
+    system_name,
 )
 
 INACTIVE_CONDITION = {"inactive", "remission", "resolved"}
 UNCONFIRMED_CONDITION = {"refuted", "entered-in-error"}
 IGNORED_STATUSES = {"entered-in-error", "revoked"}
+# The code systems a diagnosis is read in (the packs list ICD-10-CM prefixes and SNOMED CT concepts).
+DIAGNOSIS_SYSTEMS = frozenset({ICD10CM, SNOMED})
+# Encounter.class as EHRs send it: v3 ActCode, or another system (or none) with a word for the same class.
+ENCOUNTER_CLASS_WORDS = {
+    "INPATIENT": "IMP", "INPATIENT ENCOUNTER": "IMP", "EMERGENCY": "EMER", "ACUTE": "ACUTE",
+    "OBSERVATION": "OBSENC", "OBSERVATION ENCOUNTER": "OBSENC", "SHORT STAY": "SS", "AMBULATORY": "AMB",
+    "OUTPATIENT": "AMB", "WELLNESS": "AMB", "HOME HEALTH": "HH", "VIRTUAL": "VR",
+}
 
 
 @dataclass
@@ -49,8 +59,8 @@ class ActFacts:
     performer: str | None
     focal_device: bool
     status_reason: str
-    reasons: tuple[Coded, ...]
-    reason_refs: tuple[str, ...]
+    reasons: tuple[tuple[Coded, str], ...]  # (coding, the text of its CodeableConcept)
+    reason_refs: tuple[str, ...]  # `Type/id`, or `Type/id#contained-id` for a contained resource
     based_on: tuple[str, ...]
     fields_present: frozenset[str]
     texts: list[NoteText] = field(default_factory=list)
@@ -69,6 +79,11 @@ class ImagingFacts:
     instances: int
     procedure_ref: str | None
     based_on: tuple[str, ...]
+    # Side and site as EHRs send them: series.laterality and series.bodySite (codings and their words).
+    laterality: tuple[Coded, ...] = ()
+    body_sites: tuple[Coded, ...] = ()
+    site_text: str = ""
+    procedure_codes: tuple[Coded, ...] = ()  # ImagingStudy.procedureCode (CPT, LOINC, RadLex, ...)
 
     @property
     def recorded_images(self) -> bool:
@@ -78,6 +93,13 @@ class ImagingFacts:
 class Diagnosis(NamedTuple):
     code: Coded
     source: str  # "Condition/c1" or "Procedure/p1 reasonCode"
+    words: str = ""  # the concept's text, for a coding without a display
+
+    @property
+    def label(self) -> str:
+        """The diagnosis in its own system and words: '<system name> <code> <display or text>'."""
+        words = self.code.display or self.words
+        return f"{system_name(self.code.system)} {self.code.code}" + (f" {words}" if words else "")
 
 
 @dataclass(frozen=True)
@@ -121,7 +143,7 @@ class Evidence:
         return studies[lo:hi]
 
     def diagnoses_for(self, act: ActFacts) -> list[Diagnosis]:
-        found = [Diagnosis(c, f"{act.key} reason") for c in act.reasons if c.system == ICD10CM]
+        found = [Diagnosis(c, f"{act.key} reasonCode", w) for c, w in act.reasons if c.system in DIAGNOSIS_SYSTEMS]
         for ref in act.reason_refs:
             found.extend(self.diagnoses_by_ref.get(ref, []))
         return found + self.active_diagnoses
@@ -150,6 +172,27 @@ def _performer(resource: dict) -> str | None:
     return reference_key(resource.get("requester"))
 
 
+def concept_text_only(concept: object) -> str:
+    return concept["text"] if isinstance(concept, dict) and isinstance(concept.get("text"), str) else ""
+
+
+def _local_reference(resource: dict, reference: object) -> str | None:
+    """`Type/id` of a reference, or `Type/id#cid` for a reference to a resource contained in `resource`."""
+    target = reference.get("reference") if isinstance(reference, dict) else None
+    if isinstance(target, str) and target.startswith("#") and len(target) > 1:
+        return f"{key_of(resource)}{target}"
+    return reference_key(reference)
+
+
+def contained_conditions(resource: dict) -> list[tuple[str, dict]]:
+    """(`Type/id#cid`, Condition) for each Condition contained in `resource` (Epic and Oracle Health send
+    order reasons this way)."""
+    return [
+        (f"{key_of(resource)}#{item['id']}", item) for item in listed(resource, "contained")
+        if isinstance(item, dict) and item.get("resourceType") == "Condition" and isinstance(item.get("id"), str)
+    ]
+
+
 def act_facts(resource: dict) -> ActFacts:
     start, end, day = _period(resource, "performedPeriod", "performedDateTime", "occurrencePeriod",
                               "occurrenceDateTime")
@@ -170,8 +213,10 @@ def act_facts(resource: dict) -> ActFacts:
         performer=_performer(resource),
         focal_device=bool(listed(resource, "focalDevice")),
         status_reason=concept_text(resource.get("statusReason")),
-        reasons=tuple(c for reason in listed(resource, "reasonCode") for c in codings(reason)),
-        reason_refs=tuple(r for r in (reference_key(x) for x in listed(resource, "reasonReference")) if r),
+        reasons=tuple((c, concept_text_only(reason)) for reason in listed(resource, "reasonCode")
+                      for c in codings(reason)),
+        reason_refs=tuple(r for r in (_local_reference(resource, x) for x in listed(resource, "reasonReference"))
+                          if r),
         based_on=tuple(r for r in (reference_key(x) for x in listed(resource, "basedOn")) if r),
         fields_present=frozenset(name for name, value in resource.items() if value not in (None, [], {}, "")),
         # The same cap as note attachments: a longer annotation is not procedure documentation.
@@ -187,12 +232,20 @@ def _imaging(resource: dict) -> ImagingFacts:
     modalities = {c.code.upper() for c in (x for m in listed(resource, "modality") for x in codings(m))}
     instances = resource.get("numberOfInstances") if isinstance(resource.get("numberOfInstances"), int) else 0
     series_count = 0
+    laterality: list[Coded] = []
+    sites: list[Coded] = []
+    site_words: list[str] = []
     for series in listed(resource, "series"):
         if not isinstance(series, dict):
             continue
         modalities.update(c.code.upper() for c in codings(series.get("modality")))
         count = series.get("numberOfInstances")
         series_count += count if isinstance(count, int) and count > 0 else len(listed(series, "instance"))
+        # R4 series.laterality and series.bodySite are Codings; words come from their displays.
+        laterality.extend(codings(series.get("laterality")))
+        sites.extend(codings(series.get("bodySite")))
+        site_words.extend(c.display for c in (*codings(series.get("laterality")), *codings(series.get("bodySite")))
+                          if c.display)
     return ImagingFacts(
         key=key_of(resource),
         encounter=reference_key(resource.get("encounter")),
@@ -201,12 +254,26 @@ def _imaging(resource: dict) -> ImagingFacts:
         instances=max(instances, series_count),
         procedure_ref=reference_key(resource.get("procedureReference")),
         based_on=tuple(r for r in (reference_key(x) for x in listed(resource, "basedOn")) if r),
+        laterality=tuple(laterality),
+        body_sites=tuple(sites),
+        site_text=" | ".join(site_words),
+        procedure_codes=tuple(c for concept in listed(resource, "procedureCode") for c in codings(concept)),
     )
 
 
-def _condition_diagnoses(condition: dict) -> list[Diagnosis]:
-    key = key_of(condition)
-    return [Diagnosis(c, key) for c in codings(condition.get("code")) if c.system == ICD10CM]
+def _condition_diagnoses(condition: dict, key: str | None = None) -> list[Diagnosis]:
+    key = key or key_of(condition)
+    words = concept_text_only(condition.get("code"))
+    return [Diagnosis(c, key, words) for c in codings(condition.get("code")) if c.system in DIAGNOSIS_SYSTEMS]
+
+
+def encounter_class_code(encounter: dict) -> str | None:
+    """The encounter's class as a v3 ActCode code: the code itself, whatever its system (EHRs use local
+    systems with the same codes), or the ActCode for a word such as 'inpatient' or 'emergency'."""
+    for coded in codings(encounter.get("class")):
+        code = coded.code.upper()
+        return ENCOUNTER_CLASS_WORDS.get(code) or ENCOUNTER_CLASS_WORDS.get(coded.display.upper()) or code
+    return None
 
 
 def _condition_active(condition: dict) -> bool:
@@ -267,6 +334,7 @@ def collect_evidence(evidence_kind: str, context: dict, data: ClinicalData) -> E
             unlinked_texts.append(text)
 
     acts: list[ActFacts] = []
+    contained: list[tuple[str, dict]] = []
     for rtype in ("Procedure", "ServiceRequest"):
         for resource in data.of_type(rtype):
             if resource.get("status") in IGNORED_STATUSES:
@@ -279,14 +347,15 @@ def collect_evidence(evidence_kind: str, context: dict, data: ClinicalData) -> E
             if unlinked_texts and same_encounter and not act.is_order:
                 act.texts.extend(unlinked_texts)
             acts.append(act)
+            contained.extend(contained_conditions(resource))
 
     focus = _focus(evidence_kind, context, data, acts, encounter_key)
 
     encounter_class = {}
     for encounter in data.of_type("Encounter"):
-        classes = codings(encounter.get("class"))
-        if classes:
-            encounter_class[key_of(encounter)] = classes[0].code
+        code = encounter_class_code(encounter)
+        if code:
+            encounter_class[key_of(encounter)] = code
     if encounter_key is None and len(encounter_class) == 1:
         encounter_key = next(iter(encounter_class))
 
@@ -298,6 +367,8 @@ def collect_evidence(evidence_kind: str, context: dict, data: ClinicalData) -> E
         condition_encounter = reference_key(condition.get("encounter"))
         if _condition_active(condition) and (encounter_key is None or condition_encounter in (None, encounter_key)):
             active.extend(found)
+    for key, condition in contained:  # an order's own reasons: used whatever their clinical status
+        diagnoses_by_ref[key] = _condition_diagnoses(condition, key)
 
     volumes: dict[str, list[VolumeObservation]] = {}
     for observation in data.of_type("Observation"):

@@ -9,6 +9,13 @@ SNOMED = "http://snomed.info/sct"
 CPT = "http://www.ama-assn.org/go/cpt"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 DICOM_DCM = "http://dicom.nema.org/resources/ontology/DCM"
+ICD10PCS = "http://www.cms.gov/Medicare/Coding/ICD10"
+LOINC = "http://loinc.org"
+RADLEX = "http://www.radlex.org"
+
+# How a card names a code system (the system URI when it is not one of these).
+SYSTEM_NAMES = {SNOMED: "SNOMED CT", CPT: "CPT", ICD10CM: "ICD-10-CM", ICD10PCS: "ICD-10-PCS", LOINC: "LOINC",
+                RADLEX: "RadLex", DICOM_DCM: "DICOM"}
 
 
 class Coded(NamedTuple):  # a tuple, not a frozen dataclass: built for every coding read, 3x cheaper
@@ -29,6 +36,10 @@ def codings(concept: object) -> tuple[Coded, ...]:
             display = item.get("display") if isinstance(item.get("display"), str) else ""
             found.append(Coded(system, item["code"].strip(), display))
     return tuple(found)
+
+
+def system_name(system: str) -> str:
+    return SYSTEM_NAMES.get(system, system or "a code without a system")
 
 
 def concept_text(concept: object) -> str:

@@ -32,6 +32,9 @@ _TODAY = re.compile(r"\{\{\s*today\(\)\s*(?:([+-])\s*(\d{1,4})\s*days?\s*)?\}\}"
 # daily treatments that may have started in another encounter). Kept apart from the encounter's data.
 HISTORY_KEY = "procedureHistory"
 _BEARER_TOKEN = re.compile(r"[\x21-\x7e]+")
+# Reads of Conditions cited by reasonReference and found nowhere in the call, at most this many per call.
+MAX_CITED_READS = 20
+CITING_TYPES = ("Procedure", "ServiceRequest")
 
 
 class Outcome(StrEnum):
@@ -147,6 +150,36 @@ def query_for(spec: PrefetchSpec, context: dict) -> str | None:
     return query
 
 
+def _target(reference: object) -> tuple[str, str] | None:
+    """(`Condition/id`, what to read) for a reference to a Condition, relative or absolute; else None."""
+    if not isinstance(reference, dict) or not isinstance(reference.get("reference"), str):
+        return None
+    target = reference["reference"].split("/_history/")[0].rstrip("/")
+    parts = target.split("/")
+    if len(parts) < 2 or parts[-2] != "Condition" or not is_fhir_id(parts[-1]):
+        return None  # a contained (#id) or urn reference, or another type: nothing to read
+    return f"Condition/{parts[-1]}", target
+
+
+def cited_conditions(context_resources: list[dict], results: dict[str, KeyResult]) -> dict[str, str]:
+    """Conditions that Procedures and ServiceRequests name in reasonReference but that the call does not hold
+    (a problem-list entry outside the encounter's search): `Condition/id` -> what to read (relative, or the
+    absolute URL, which the client reads only on its own server)."""
+    resources = [*context_resources, *(r for result in results.values() for r in result.resources)]
+    held = {f"Condition/{r.get('id')}" for r in resources
+            if isinstance(r, dict) and r.get("resourceType") == "Condition"}
+    wanted: dict[str, str] = {}
+    for resource in resources:
+        if not isinstance(resource, dict) or resource.get("resourceType") not in CITING_TYPES:
+            continue
+        references = resource.get("reasonReference")
+        for reference in references if isinstance(references, list) else ():
+            found = _target(reference)
+            if found and found[0] not in held and len(wanted) < MAX_CITED_READS:
+                wanted.setdefault(*found)
+    return wanted
+
+
 def _resources_of(value: dict) -> list[dict]:
     if value.get("resourceType") == "Bundle":
         return entry_resources(value)
@@ -217,6 +250,11 @@ class FhirAccess:
 
         if pending:
             self._fetch_all(pending, results, client)
+
+        cited = cited_conditions(context_resources, results)
+        if cited:  # a second round, within the same time budget
+            self._fetch_all({f"{key} (reasonReference)": (target, "read") for key, target in cited.items()},
+                            results, client)
 
         for spec in service.prefetch:
             result = results[spec.key]

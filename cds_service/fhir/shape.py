@@ -21,12 +21,13 @@ FIELDS: dict[str, dict[str, object]] = {
         "performedPeriod": DICT, "bodySite": (LIST, DICT), "reasonCode": (LIST, DICT),
         "reasonReference": (LIST, DICT), "performer": (LIST, DICT), "focalDevice": (LIST, DICT),
         "note": (LIST, DICT), "complication": (LIST, DICT), "basedOn": (LIST, DICT),
-        "statusReason": DICT, "report": (LIST, DICT), "partOf": (LIST, DICT),
+        "statusReason": DICT, "report": (LIST, DICT), "partOf": (LIST, DICT), "contained": (LIST, DICT),
     },
     "ServiceRequest": {
         "status": STR, "intent": STR, "code": DICT, "subject": DICT, "encounter": DICT,
         "bodySite": (LIST, DICT), "reasonCode": (LIST, DICT), "reasonReference": (LIST, DICT),
         "occurrenceDateTime": STR, "note": (LIST, DICT), "requester": DICT, "basedOn": (LIST, DICT),
+        "contained": (LIST, DICT),
     },
     "Condition": {
         "code": DICT, "clinicalStatus": DICT, "verificationStatus": DICT, "subject": DICT,

@@ -68,7 +68,7 @@ def _why(finding: Finding) -> list[str]:
                        else "Side: not recorded in bodySite.")
     if finding.diagnosis is not None:
         dx = finding.diagnosis
-        reasons.append(f"Diagnosis: {dx.code.code} {dx.code.display} ({dx.source}) supports the procedure.")
+        reasons.append(f"Diagnosis: {dx.label} ({dx.source}) supports the procedure.")
     else:
         reasons.append("Diagnosis: none of the coded diagnoses supports the procedure.")
     if finding.code_is_wrong:

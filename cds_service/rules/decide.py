@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..evidence.facts import ActFacts, Evidence, ImagingFacts, window
-from ..evidence.values import CPT, SNOMED
+from ..evidence.values import CPT, ICD10PCS, SNOMED, Coded, system_name
 from .model import BILATERAL, LEFT, NOT_PERFORMED, ORDER, PROCEDURE, RIGHT, Finding
-from .packs import Approach, EvidenceSpec, PayerProfile, RuleBook, RulePack
+from .packs import Approach, EvidenceSpec, PayerProfile, PcsReading, RuleBook, RulePack
 
 NOT_DONE = "not-done"
 SEPARATE = "separate-guidance"
@@ -27,12 +27,27 @@ def _codes(act: ActFacts, system: str) -> list[str]:
     return [c.code for c in act.codings if c.system == system]
 
 
+def pcs_reading(pack: RulePack, act: ActFacts) -> PcsReading | None:
+    """What the act's ICD-10-PCS code says for this pack (approach, side), if it carries one of the pack's."""
+    for code in _codes(act, ICD10PCS):
+        reading = pack.pcs_reading(code)
+        if reading is not None:
+            return reading
+    return None
+
+
 def recognise(book: RuleBook, act: ActFacts) -> Recognised | None:
-    """SNOMED CT first, then a CPT code already on the resource, then the code's text as a last resort."""
+    """SNOMED CT first, then ICD-10-PCS, then a CPT code already on the resource, then the code's text as a
+    last resort (local codes carry only text)."""
     for code in _codes(act, SNOMED):
         for pack in book.packs:
             if code in pack.snomed_index:
                 return Recognised(pack, pack.snomed_index[code], f"SNOMED CT {code}")
+    if any(c.system == ICD10PCS for c in act.codings):
+        for pack in book.packs:
+            reading = pcs_reading(pack, act)
+            if reading is not None:
+                return Recognised(pack, reading.approach, reading.how)
     for code in _codes(act, CPT):
         for pack in book.packs:
             entry = pack.cpt_index.get(code)
@@ -93,6 +108,10 @@ def _evidence_match(spec: EvidenceSpec, act: ActFacts) -> str | None:
 
 
 def choose_approach(recognised: Recognised, act: ActFacts) -> tuple[Approach, str]:
+    # An ICD-10-PCS code states the device (character 6): a drainage device left in, or none.
+    reading = pcs_reading(recognised.pack, act)
+    if reading is not None:
+        return reading.approach, f"recognised by {reading.how}"
     for approach in recognised.pack.approaches:
         if approach.selected_by is None:
             continue
@@ -104,19 +123,18 @@ def choose_approach(recognised: Recognised, act: ActFacts) -> tuple[Approach, st
     return recognised.approach, f"recognised by {recognised.how}"
 
 
-def side_of(pack: RulePack, act: ActFacts) -> tuple[str | None, str]:
-    if not pack.laterality:
-        return None, ""
+def _side_from(pack: RulePack, codes: tuple[Coded, ...], text: str, what: str) -> tuple[str | None, str]:
+    """The side that `codes` or `text` name with the pack's laterality evidence (`what` names the field)."""
     found: dict[str, str] = {}
     for side, spec in pack.sides.items():
-        for coded in act.body_sites:
+        for coded in codes:
             if coded.code in spec.snomed:
-                found[side] = f"bodySite code {coded.code}"
+                found[side] = f"{what} code {coded.code}"
                 break
         else:
-            excerpt = spec.text.search(act.body_site_text) if act.body_site_text else None
+            excerpt = spec.text.search(text) if text else None
             if excerpt:
-                found[side] = f"bodySite text \"{excerpt}\""
+                found[side] = f"{what} text \"{excerpt}\""
     if BILATERAL in found or (RIGHT in found and LEFT in found):
         return BILATERAL, found.get(BILATERAL) or f"{found[RIGHT]} and {found[LEFT]}"
     for side in (RIGHT, LEFT):
@@ -125,10 +143,45 @@ def side_of(pack: RulePack, act: ActFacts) -> tuple[str | None, str]:
     return None, ""
 
 
+def side_of(pack: RulePack, act: ActFacts) -> tuple[str | None, str]:
+    """bodySite first; then the body part character of an ICD-10-PCS code."""
+    if not pack.laterality:
+        return None, ""
+    side, why = _side_from(pack, act.body_sites, act.body_site_text, "bodySite")
+    if side is None:
+        reading = pcs_reading(pack, act)
+        if reading is not None and reading.side is not None:
+            return reading.side, f"the body part of {reading.how}"
+    return side, why
+
+
+def study_side(pack: RulePack, study: ImagingFacts) -> tuple[str | None, str]:
+    """The side a study's series name (series.laterality, then series.bodySite), for a family with sides."""
+    if not pack.laterality:
+        return None, ""
+    return _side_from(pack, study.laterality + study.body_sites, study.site_text, f"{study.key} series")
+
+
+def _guidance_evidence(pack: RulePack, study: ImagingFacts, modalities: frozenset[str]) -> str | None:
+    """Why `study` is imaging of `modalities` that guides this family's needle: its modality, or (for the
+    pack's own guidance modalities) its procedureCode."""
+    found = sorted(study.modalities & modalities)
+    if found:
+        return ", ".join(found)
+    if modalities == pack.guidance_modalities:
+        for coded in study.procedure_codes:
+            if coded.code in pack.guidance_study_codes.get(coded.system, ()):
+                return f"procedureCode {system_name(coded.system)} {coded.code}"
+    return None
+
+
 def qualifying_study(pack: RulePack, act: ActFacts, evidence: Evidence,
-                     modalities: frozenset[str] | None = None) -> tuple[ImagingFacts | None, str, bool]:
+                     modalities: frozenset[str] | None = None,
+                     side: str | None = None) -> tuple[ImagingFacts | None, str, bool]:
     """(guidance study, how it links, whether some guidance study without saved images was found), among the
-    studies of `modalities` (default: the pack's guidance modalities)."""
+    studies of `modalities` (default: the pack's guidance modalities).
+
+    A study whose series name the other side than `side` guided another procedure: it never counts."""
     modalities = pack.guidance_modalities if modalities is None else modalities
     candidates = evidence.imaging_linked_to(act)
     if act.start is not None:
@@ -143,7 +196,10 @@ def qualifying_study(pack: RulePack, act: ActFacts, evidence: Evidence,
         )
     unsaved = False
     for study, how in candidates:
-        if not study.modalities & modalities:
+        if _guidance_evidence(pack, study, modalities) is None:
+            continue
+        other = study_side(pack, study)[0]
+        if side in (RIGHT, LEFT) and other in (RIGHT, LEFT) and other != side:
             continue
         if study.recorded_images:
             return study, how, unsaved
@@ -178,11 +234,13 @@ def decide(book: RuleBook, recognised: Recognised, act: ActFacts, evidence: Evid
         elif text_claim:
             finding.guided, finding.guidance_why = True, f"\"{text_claim[0]}\" in {text_claim[1]}"
     else:
-        study, how, unsaved = qualifying_study(pack, act, evidence)
+        study, how, unsaved = qualifying_study(pack, act, evidence, side=finding.side)
         if study is not None:
             finding.guided, finding.guidance_study = True, study
-            modality = ", ".join(sorted(study.modalities & pack.guidance_modalities))
+            modality = _guidance_evidence(pack, study, pack.guidance_modalities)
             finding.guidance_why = f"{study.key} ({modality}, {study.instances} saved images) counts because {how}"
+            if finding.side is None:  # the guidance study's series say which side was done
+                finding.side, finding.side_why = study_side(pack, study)
         else:
             finding.guidance_claimed = bool(text_claim) or unsaved or stage == NOT_PERFORMED
             if text_claim:
@@ -220,7 +278,7 @@ def separate_guidance(book: RuleBook, pack: RulePack, finding: Finding, evidence
             if order is not None:
                 found.append((spec.code, f"it is ordered in {order.key}"))
             continue
-        study, how, _ = qualifying_study(pack, finding.act, evidence, spec.modalities)
+        study, how, _ = qualifying_study(pack, finding.act, evidence, spec.modalities, side=finding.side)
         if study is not None:
             modality = ", ".join(sorted(study.modalities & spec.modalities))
             found.append((spec.code, f"{study.key} ({modality}, {study.instances} saved images) guided it: {how}"))

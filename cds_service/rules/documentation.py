@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ..evidence.facts import Diagnosis, Evidence
+from ..evidence.values import SNOMED
 from .model import Finding
 from .packs import GapSpec
 
@@ -13,12 +14,15 @@ AFTER_HORIZON = timedelta(hours=24)
 
 
 def supporting_diagnosis(finding: Finding, evidence: Evidence) -> Diagnosis | None:
-    """The first ICD-10-CM diagnosis (the act's reasons first, then the encounter's active Conditions) whose
-    code starts with one of the pack's prefixes."""
+    """The first diagnosis (the act's reasons first, then the encounter's active Conditions) that supports the
+    pack: an ICD-10-CM code starting with one of its prefixes, or one of its SNOMED CT concepts."""
     prefixes = finding.pack.necessity_prefixes
+    concepts = finding.pack.necessity_snomed
     for diagnosis in evidence.diagnoses_for(finding.act):
-        code = diagnosis.code.code.replace(".", "").upper()
-        if code.startswith(prefixes):
+        if diagnosis.code.system == SNOMED:
+            if diagnosis.code.code in concepts:
+                return diagnosis
+        elif diagnosis.code.code.replace(".", "").upper().startswith(prefixes):
             return diagnosis
     return None
 

@@ -17,7 +17,11 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from ..evidence.values import CPT, LOINC, RADLEX
+
 SCHEMA_DIR = Path(__file__).resolve().parent
+# Pack keys of guidance.study_codes -> the code system URI they are read in.
+STUDY_CODE_SYSTEMS = {"cpt": CPT, "loinc": LOINC, "radlex": RADLEX}
 PACK_SUFFIXES = (".yaml", ".yml", ".json")
 
 
@@ -124,6 +128,28 @@ class GapSpec:
 
 
 @dataclass(frozen=True)
+class PcsTable:
+    """One ICD-10-PCS table of a family: which characters 4-7 are the family, and what they say."""
+
+    table: str  # characters 1-3
+    body_parts: dict[str, str | None]  # character 4 -> side (None: the body part has no side)
+    approaches: frozenset[str]  # character 5
+    devices: dict[str, str]  # character 6 -> approach id
+    qualifiers: frozenset[str]  # character 7
+
+
+@dataclass(frozen=True)
+class PcsReading:
+    approach: Approach
+    side: str | None
+    how: str
+
+
+def normalise_pcs(code: str) -> str:
+    return code.replace(".", "").replace(" ", "").upper()
+
+
+@dataclass(frozen=True)
 class RulePack:
     id: str
     title: str
@@ -154,6 +180,32 @@ class RulePack:
     separate_guidance: tuple[SeparateGuidance, ...] = ()
     snomed_index: dict[str, Approach] = field(default_factory=dict)
     cpt_index: dict[str, CodeEntry] = field(default_factory=dict)
+    necessity_snomed: frozenset[str] = frozenset()
+    necessity_snomed_source: Source | None = None
+    pcs_tables: tuple[PcsTable, ...] = ()
+    pcs_source: Source | None = None
+    # ImagingStudy.procedureCode codes (by code system URI) that show a study guided this family's needle.
+    guidance_study_codes: dict[str, frozenset[str]] = field(default_factory=dict)
+    guidance_study_source: Source | None = None
+
+    def pcs_reading(self, code: str) -> PcsReading | None:
+        """What an ICD-10-PCS code says for this family (approach from the device, side from the body part),
+        or None when the code is not one of the family's."""
+        code = normalise_pcs(code)
+        if len(code) != 7:
+            return None
+        for table in self.pcs_tables:
+            if code[:3] != table.table or code[3] not in table.body_parts or code[4] not in table.approaches:
+                continue
+            if code[5] not in table.devices or code[6] not in table.qualifiers:
+                continue
+            side = table.body_parts[code[3]]
+            approach = self.approach(table.devices[code[5]])
+            how = (f"ICD-10-PCS {code} (table {table.table}, body part {code[3]}"
+                   f"{' = ' + side if side else ''}, approach {code[4]}, device {code[5]} = {approach.id}, "
+                   f"qualifier {code[6]})")
+            return PcsReading(approach, side, how)
+        return None
 
     def code_for(self, approach: str, guided: bool, course_day: str | None = None) -> CodeEntry | None:
         """The procedure code of `approach`; for day-sequence codes the one of `course_day` (first by default)."""
@@ -347,6 +399,21 @@ def load_pack(path: Path) -> RulePack:
 
     guidance = raw["guidance"]
     ncci = raw["ncci"]
+    snomed_necessity = raw["necessity"].get("snomed")
+    pcs = raw.get("icd10pcs")
+    pcs_tables = []
+    for i, t in enumerate((pcs or {}).get("tables", ())):
+        for char, approach_id in t["devices"].items():
+            _require(approach_id in approach_ids, path, f"icd10pcs.tables[{i}].devices.{char}",
+                     f"unknown approach '{approach_id}'")
+        pcs_tables.append(PcsTable(
+            table=t["table"],
+            body_parts={char: (None if side == "none" else side) for char, side in t["body_parts"].items()},
+            approaches=frozenset(t["approaches"]),
+            devices=dict(t["devices"]),
+            qualifiers=frozenset(t["qualifiers"]),
+        ))
+    study_codes = guidance.get("study_codes")
     pack = RulePack(
         id=raw["id"],
         title=raw["title"],
@@ -375,6 +442,15 @@ def load_pack(path: Path) -> RulePack:
         override_system=raw["override_reasons"]["system"],
         override_reasons=tuple((r["code"], r["display"]) for r in raw["override_reasons"]["reasons"]),
         separate_guidance=tuple(separate),
+        necessity_snomed=frozenset(c["code"] for c in (snomed_necessity or {}).get("concepts", ())),
+        necessity_snomed_source=(source("necessity.snomed.source", snomed_necessity["source"])
+                                 if snomed_necessity else None),
+        pcs_tables=tuple(pcs_tables),
+        pcs_source=source("icd10pcs.source", pcs["source"]) if pcs else None,
+        guidance_study_codes={
+            system: frozenset(study_codes.get(name, ())) for name, system in STUDY_CODE_SYSTEMS.items()
+        } if study_codes else {},
+        guidance_study_source=source("guidance.study_codes.source", study_codes["source"]) if study_codes else None,
     )
     for approach in approaches:
         for code in approach.recognise.snomed:
@@ -405,6 +481,12 @@ def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in PACK_SUFFIXES)
 
 
+def _pcs_cells(table: PcsTable) -> list[str]:
+    """Characters 1-6 of every code a PCS table claims (the qualifier does not change the family)."""
+    return [table.table + part + approach + device
+            for part in table.body_parts for approach in table.approaches for device in table.devices]
+
+
 def load_rule_book(folder: Path) -> RuleBook:
     """Every pack in `folder` and every payer profile in `folder/payers`, checked against each other."""
     if not folder.is_dir():
@@ -423,6 +505,12 @@ def load_rule_book(folder: Path) -> RuleBook:
                 raise PackError(f"{pack.path}: field 'approaches'/'codes': {code} is also claimed by "
                                 f"{recognised[code]}")
             recognised[code] = pack.path
+        for table in pack.pcs_tables:
+            for cells in _pcs_cells(table):
+                if cells in recognised:
+                    raise PackError(f"{pack.path}: field 'icd10pcs': {''.join(cells)}.. is also claimed by "
+                                    f"{recognised[cells]}")
+                recognised[cells] = pack.path
     payer_dir = folder / "payers"
     payers = tuple(load_payer(p) for p in _files(payer_dir)) if payer_dir.is_dir() else ()
     defaults = [p for p in payers if p.default]

@@ -95,6 +95,7 @@ def test_a_new_family_is_only_a_pack(tmp_path, client):
     pack = yaml.safe_load((CARDS / "paracentesis.yaml").read_text())
     pack.update(id="demo", title="Demo family", not_performed={"code": "0002T", "reason_text": ["nothing found"]})
     pack["approaches"] = [{"id": "tap", "label": "demo tap", "recognise": {"snomed": ["1234567"]}}]
+    pack.pop("icd10pcs")  # paracentesis's PCS codes belong to paracentesis
     pack["codes"] = [
         dict(pack["codes"][0], code="0000T", approach="tap", rule="demo-unguided"),
         dict(pack["codes"][1], code="0001T", approach="tap", rule="demo-guided"),

@@ -167,8 +167,9 @@ def coding_of(response) -> dict:
 
 @pytest.mark.integration
 def test_without_encounter_id_the_patients_diagnoses_are_read_and_used(client, fhir):
-    """The sandbox's order-sign for an imaging-guided thoracentesis, with the diagnosis only on the FHIR server."""
-    order = pama_order("smart-1288992", cpt="32555", reason="60046008")
+    """The sandbox's order-sign for an imaging-guided thoracentesis, with the diagnosis only on the FHIR server
+    (the order's own reason, SNOMED CT 279039007, does not support it)."""
+    order = pama_order("smart-1288992", cpt="32555", reason="279039007")
     call = sandbox_call("order-sign", "smart-1288992", fhir.base_url, **pama_context(order))
 
     fhir.load([PATIENT])
