@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 
@@ -52,3 +53,23 @@ def discharge_call(
         call["prefetch"] = prefetch
     call.update(overrides)
     return call
+
+
+def fetch_mode(call: dict, fhir_base: str) -> tuple[dict, list[dict]]:
+    """The same call from an EHR that prefetches nothing: (the call with `fhirServer` and no prefetch, the
+    prefetched resources, once each, to load into that FHIR server first). Absolute references to the call's
+    own `fhirServer` are moved to `fhir_base` with it."""
+    if call.get("fhirServer"):
+        text = json.dumps(call).replace(call["fhirServer"].rstrip("/") + "/", fhir_base.rstrip("/") + "/")
+        call = json.loads(text)
+    resources: dict[tuple[str, str], dict] = {}
+    for value in (call.get("prefetch") or {}).values():
+        if not isinstance(value, dict):
+            continue
+        found = [e["resource"] for e in value.get("entry", []) if "resource" in e] \
+            if value.get("resourceType") == "Bundle" else [value]
+        for resource in found:
+            resources[(resource["resourceType"], resource["id"])] = resource
+    fetching = {key: value for key, value in call.items() if key != "prefetch"}
+    fetching["fhirServer"] = fhir_base
+    return fetching, list(resources.values())

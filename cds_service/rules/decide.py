@@ -151,7 +151,7 @@ def side_of(pack: RulePack, act: ActFacts) -> tuple[str | None, str]:
     if side is None:
         reading = pcs_reading(pack, act)
         if reading is not None and reading.side is not None:
-            return reading.side, f"the body part of {reading.how}"
+            return reading.side, f"the body part (character 4) of ICD-10-PCS {reading.code}"
     return side, why
 
 
@@ -176,12 +176,13 @@ def _guidance_evidence(pack: RulePack, study: ImagingFacts, modalities: frozense
 
 
 def qualifying_study(pack: RulePack, act: ActFacts, evidence: Evidence,
-                     modalities: frozenset[str] | None = None,
-                     side: str | None = None) -> tuple[ImagingFacts | None, str, bool]:
+                     modalities: frozenset[str] | None = None, side: str | None = None,
+                     other_side: list[str] | None = None) -> tuple[ImagingFacts | None, str, bool]:
     """(guidance study, how it links, whether some guidance study without saved images was found), among the
     studies of `modalities` (default: the pack's guidance modalities).
 
-    A study whose series name the other side than `side` guided another procedure: it never counts."""
+    A study whose series name the other side than `side` guided another procedure: it never counts (its key
+    is added to `other_side`)."""
     modalities = pack.guidance_modalities if modalities is None else modalities
     candidates = evidence.imaging_linked_to(act)
     if act.start is not None:
@@ -200,6 +201,8 @@ def qualifying_study(pack: RulePack, act: ActFacts, evidence: Evidence,
             continue
         other = study_side(pack, study)[0]
         if side in (RIGHT, LEFT) and other in (RIGHT, LEFT) and other != side:
+            if other_side is not None and study.key not in other_side:
+                other_side.append(study.key)
             continue
         if study.recorded_images:
             return study, how, unsaved
@@ -234,7 +237,8 @@ def decide(book: RuleBook, recognised: Recognised, act: ActFacts, evidence: Evid
         elif text_claim:
             finding.guided, finding.guidance_why = True, f"\"{text_claim[0]}\" in {text_claim[1]}"
     else:
-        study, how, unsaved = qualifying_study(pack, act, evidence, side=finding.side)
+        other_side: list[str] = []
+        study, how, unsaved = qualifying_study(pack, act, evidence, side=finding.side, other_side=other_side)
         if study is not None:
             finding.guided, finding.guidance_study = True, study
             modality = _guidance_evidence(pack, study, pack.guidance_modalities)
@@ -251,6 +255,9 @@ def decide(book: RuleBook, recognised: Recognised, act: ActFacts, evidence: Evid
             else:
                 finding.guidance_why = ("no ImagingStudy with saved images is linked to the procedure or in its "
                                         "time window")
+            if other_side:
+                finding.guidance_why += (f"; {', '.join(other_side)} shows the other side, so it guided another "
+                                         f"procedure")
 
     if stage == NOT_PERFORMED:
         reason = pack.not_performed_reason.search(act.status_reason) if act.status_reason else None

@@ -140,6 +140,7 @@ class PcsTable:
 
 @dataclass(frozen=True)
 class PcsReading:
+    code: str
     approach: Approach
     side: str | None
     how: str
@@ -204,7 +205,7 @@ class RulePack:
             how = (f"ICD-10-PCS {code} (table {table.table}, body part {code[3]}"
                    f"{' = ' + side if side else ''}, approach {code[4]}, device {code[5]} = {approach.id}, "
                    f"qualifier {code[6]})")
-            return PcsReading(approach, side, how)
+            return PcsReading(code, approach, side, how)
         return None
 
     def code_for(self, approach: str, guided: bool, course_day: str | None = None) -> CodeEntry | None:
