@@ -26,6 +26,7 @@ def demo_pack() -> dict:
     pack = yaml.safe_load((CARDS / "paracentesis.yaml").read_text())
     pack.update(id="demo", title="Demo family")
     pack.pop("not_performed")
+    pack.pop("icd10pcs", None)  # paracentesis's ICD-10-PCS codes stay paracentesis's
     pack["approaches"] = [
         {"id": "rinse", "label": "demo rinse", "recognise": {"snomed": ["1234568"]}, "course": {"window_days": 14}},
         {"id": "tap", "label": "demo tap", "recognise": {"snomed": ["1234567"]}},
