@@ -468,12 +468,13 @@ def scenarios() -> dict[str, dict]:  # noqa: PLR0915 - one block per fixture rea
         procedure(e, "ePrc.4801", [THORACENTESIS], "Thoracentesis", body_site=[{"coding": [RIGHT_PLEURA]}],
                   note=[{"text": FULL_NOTE}]),
         imaging(e, "eImg.4801", "09:59", [series("2.25.7701", "US", 2, laterality=LEFT)])], IMP)
-    # No modality anywhere, but a procedureCode (CPT 76942 and LOINC 24662-9); linked by basedOn (absolute).
+    # Modality OT ("other", as archived captures often arrive), but a procedureCode (CPT 76942 and LOINC
+    # 24662-9) says it was guidance; linked by basedOn (absolute URLs).
     s["ehr-oracle-procedurecode-guidance.encounter-discharge"] = encounter_call(o, "encounter-discharge", [
         condition(o, "88120048", [J90], "Pleural effusion"),
         procedure(o, "660061", [THORACENTESIS], "Thoracentesis", body_site=[{"coding": [LEFT_PLEURA]}],
                   basedOn=[o.absolute("ServiceRequest/310061")], note=[{"text": FULL_NOTE}]),
-        imaging(o, "770061", "08:30", [series("2.25.7801", None, 2)],
+        imaging(o, "770061", "08:30", [series("2.25.7801", "OT", 2)],
                 procedure_codes=[{"system": CPT, "code": "76942"},
                                  {"system": LOINC, "code": "24662-9",
                                   "display": "US Guidance for aspiration of Pleural space"}],

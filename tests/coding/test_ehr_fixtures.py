@@ -41,7 +41,7 @@ EXPECTED: dict[str, dict[str, tuple[list[str], list[str], list[str], str]]] = {
         "Procedure/0191e7f5-1b22-4d2f-9c3e-2a4f6b8d0c14": (["32555-LT"], [], [], "info")},
     # 3. A study of the other side is not this procedure's guidance.
     "ehr-epic-guidance-other-side.encounter-discharge": {"Procedure/ePrc.4801": (["32554-RT"], [], [], "info")},
-    # 3. No modality, but procedureCode CPT 76942 / LOINC 24662-9; linked by basedOn (absolute URLs).
+    # 3. Modality OT, but procedureCode CPT 76942 / LOINC 24662-9; linked by basedOn (absolute URLs).
     "ehr-oracle-procedurecode-guidance.encounter-discharge": {"Procedure/660061": (["32555-LT"], [], [], "info")},
     # 3. Side from series.bodySite (right pleura); SNOMED CT heart failure supports it.
     "ehr-medplum-series-bodysite.note-sign": {
