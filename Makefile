@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 export HOST PORT
 
-.PHONY: run test lint bench bench-audit test-deps fhir-server-deps clean
+.PHONY: run test lint bench bench-audit test-deps fhir-server-deps clean demo
 FHIR_SERVER_DIR := tests/infra/fhir_server
 
 # The service itself: a venv with the package installed (editable).
@@ -50,6 +50,10 @@ bench: test-deps
 # The audit benchmark alone (generated exports of 10k and 100k encounters; see README, Retrospective audit).
 bench-audit: test-deps
 	$(BIN)/python -m bench.audit
+
+# Local FHIR server (CORS on) with the playground's scenarios as patients, the service, and sandbox URLs.
+demo: $(VENV)/.test-deps fhir-server-deps
+	$(BIN)/python -m tests.infra.demo
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

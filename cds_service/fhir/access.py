@@ -234,6 +234,11 @@ class FhirAccess:
         for spec in service.prefetch:
             value = prefetch.get(spec.key, ...)
             query = query_for(spec, context)
+            unfillable = spec.fallback is not None and fill_template(spec.template, context) is None
+            if unfillable and value is not None and value is not ...:
+                # The client filled a template whose tokens the context cannot fill: the CDS Hooks sandbox sends
+                # `encounter={{context.encounterId}}` as it is and prefetches an empty search. Read the fallback.
+                value = ...
             kind = "search" if query and "?" in query else "read"
             if value is None:
                 results[spec.key] = KeyResult(spec.key, Outcome.NULL)

@@ -188,15 +188,21 @@ def sandbox_url(service_url: str, fhir_url: str, patient_id: str, screen: str = 
 
 
 @contextmanager
-def running_demo(fhir_port: int = 0, port: int = 0, workers: int = 1) -> Iterator[tuple[str, RunningService, list]]:
-    """The FHIR server (CORS on) with the demo patients, and the service; both stopped on exit."""
+def running_demo(
+    fhir_port: int = 0, port: int = 0, workers: int = 1, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, RunningService, list]]:
+    """The FHIR server (CORS on) with the demo patients, and the service (`env` added to its environment);
+    both stopped on exit."""
     with fhir_infra.start(port=fhir_port or None, cors=True) as fhir:
         loaded, refused = load_patients(fhir.base_url, demo_patients())
         for line in refused:
             print(f"scenario not loaded: {line}", file=sys.stderr)
         folder = Path(tempfile.mkdtemp(prefix="cds-demo-"))
-        env = {"CDS_PROFILE": "development", "CDS_SQLITE_PATH": str(folder / "cds.sqlite3"), "CDS_PLAYGROUND": "1"}
-        service = start_service(env=env, workers=workers, log_dir=folder, port=port or None)
+        service_env = {
+            "CDS_PROFILE": "development", "CDS_SQLITE_PATH": str(folder / "cds.sqlite3"), "CDS_PLAYGROUND": "1",
+            **(env or {}),
+        }
+        service = start_service(env=service_env, workers=workers, log_dir=folder, port=port or None)
         try:
             yield fhir.base_url, service, loaded
         finally:
@@ -204,9 +210,10 @@ def running_demo(fhir_port: int = 0, port: int = 0, workers: int = 1) -> Iterato
 
 
 def choose_three(service_url: str, fhir_url: str, patients: list[DemoPatient]) -> list[tuple[DemoPatient, list]]:
-    """Three patients whose chart shows cards, with different rules where possible."""
+    """Three patients whose chart shows cards, warnings first, with different rules where possible."""
     chosen, rules = [], set()
     answered = [(patient, patient_view(service_url, fhir_url, patient.patient_id)) for patient in patients]
+    answered.sort(key=lambda item: -sum(card["indicator"] == "warning" for card in item[1]))
     for patient, cards in answered:
         rule = {card.get("extension", {}).get("cpt-coding.suggestion", {}).get("rule") for card in cards}
         if cards and not rule <= rules and len(chosen) < 3:
@@ -223,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fhir-port", type=int, default=0, help="FHIR server port (default: a free one)")
     parser.add_argument("--port", type=int, default=0, help="service port (default: a free one)")
     args = parser.parse_args(argv)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stop)
     with running_demo(args.fhir_port, args.port, workers=2) as (fhir_url, service, patients):
         print(f"FHIR server (CORS on): {fhir_url}   {len(patients)} patients")
         print(f"CDS service:           {service.base_url}/cds-services   playground: {service.base_url}/playground")
@@ -233,12 +242,16 @@ def main(argv: list[str] | None = None) -> int:
                                ("screen", "patient-view")):
                 print(f"  {key:<20} {value}")
             print(f"  open: {sandbox_url(service.base_url, fhir_url, patient.patient_id)}")
-        print("\nCtrl+C stops both servers.")
+        print("\nCtrl+C stops both servers.", flush=True)
         try:
             signal.pause()
         except KeyboardInterrupt:
             pass
     return 0
+
+
+def _stop(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM and SIGINT alike (a shell's background job starts with SIGINT ignored)
 
 
 if __name__ == "__main__":

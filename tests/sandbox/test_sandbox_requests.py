@@ -247,3 +247,22 @@ def test_a_rating_the_resource_already_carries_is_kept():
     assert with_pama_rating({"resourceType": "ServiceRequest", "extension": [own]})["extension"] == [own]
     added = with_pama_rating({"resourceType": "Procedure"})["extension"]
     assert pama_ratings({"extension": added}) == ["no-criteria-apply"]
+
+
+def test_a_prefetch_filled_from_a_template_the_context_cannot_fill_is_read_again(client, httpserver: HTTPServer):
+    """The sandbox fills only patientId and userId: it searches `Condition?patient=..&encounter={{context.
+    encounterId}}` as it is, gets an empty Bundle and sends it. That answer is not what the template asks for,
+    so the service reads the patient-scoped fallback itself and finds the diagnosis."""
+    httpserver.expect_request("/fhir/Condition").respond_with_json(searchset(pleural_effusion("smart-1288992")))
+    httpserver.expect_request("/fhir/Coverage").respond_with_json(searchset())
+    order = pama_order("smart-1288992", cpt="32555", reason="60046008")
+    call = sandbox_call(PAMA_SCREEN_HOOK, "smart-1288992", httpserver.url_for("/fhir"), **pama_context(order))
+    call["prefetch"] = {"patient": PATIENT, "conditions": searchset()}  # what the sandbox's own fetch gave it
+
+    response = client.post(ORDER_SIGN, json=call)
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert "indication" not in coding_of(response).get("documentationGaps", [])
+    seen = [(request.path, request.args.to_dict()) for request, _ in httpserver.log]
+    assert ("/fhir/Condition", {"patient": "smart-1288992"}) in seen
+    assert not [path for path, _ in seen if path.startswith("/fhir/Patient")]  # a filled template is kept
