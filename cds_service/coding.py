@@ -89,5 +89,6 @@ class CodingEngine:
 
 def build_coder(settings: Settings) -> CodingEngine:
     book = load_rule_book(settings.rule_packs_dir)
+    book.reader  # noqa: B018  (the clinical text pipeline: built here, once per worker, not on the first call)
     log.info("rule packs loaded", extra={"count": len(book.packs), "path": str(settings.rule_packs_dir)})
     return CodingEngine(settings, book)

@@ -8,6 +8,7 @@ INDICATORS = {"info", "warning", "critical"}
 SELECTION = {"at-most-one", "any"}
 ACTION_TYPES = {"create", "update", "delete"}
 LINK_TYPES = {"absolute", "smart"}
+SUGGESTION = "cpt-coding.suggestion"
 
 
 def _empties(value, path: str, out: list[str]) -> None:
@@ -105,4 +106,31 @@ def response_problems(response: object) -> list[str]:
                 out.append(f"{lpath}.appContext is only for smart links")
         if "extension" in card and not isinstance(card["extension"], dict):
             out.append(f"{path}.extension must be an object")
+        elif isinstance(card.get("extension"), dict):
+            _suggestion_evidence(card["extension"].get(SUGGESTION), f"{path}.extension.{SUGGESTION}", out)
     return out
+
+
+def _suggestion_evidence(suggestion: object, path: str, out: list[str]) -> None:
+    """The `evidence` items of our coding extension: the words a decision came from, by offsets in a note."""
+    if not isinstance(suggestion, dict) or "evidence" not in suggestion:
+        return
+    items = suggestion["evidence"]
+    if not isinstance(items, list):
+        out.append(f"{path}.evidence must be an array")
+        return
+    for i, item in enumerate(items):
+        ipath = f"{path}.evidence[{i}]"
+        if not isinstance(item, dict):
+            out.append(f"{ipath} must be an object")
+            continue
+        for name in ("field", "text"):
+            if not isinstance(item.get(name), str) or not item.get(name):
+                out.append(f"{ipath}.{name} is required")
+        if not str(item.get("documentReference", "")).startswith("DocumentReference/"):
+            out.append(f"{ipath}.documentReference must be a DocumentReference reference")
+        start, end = item.get("start"), item.get("end")
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end):
+            out.append(f"{ipath}.start and .end must be offsets with 0 <= start < end")
+        elif isinstance(item.get("text"), str) and end - start != len(item["text"]):
+            out.append(f"{ipath}.text must be the note's text from start to end")

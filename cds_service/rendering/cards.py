@@ -64,8 +64,18 @@ def _why(finding: Finding) -> list[str]:
         reasons.append(f"The procedure was not done, so the imaging that showed why is billed instead: "
                        f"{finding.guidance_why or 'see the ImagingStudy'}.")
     if finding.pack.laterality:
+        if finding.side_conflict:
+            reasons.append(f"Side: {finding.side_conflict}.")
         reasons.append(f"Side: {SIDE_WORDS[finding.side]}, from {finding.side_why}." if finding.side
-                       else "Side: not recorded in bodySite.")
+                       else "Side: not recorded in bodySite or the note.")
+    reading = finding.reading
+    if reading is not None and finding.stage != "order":
+        if reading.fate is not None:
+            reasons.append(f"Catheter: {reading.fate.value}, from the note: {reading.fate.cited}.")
+        if reading.volume is not None:
+            reasons.append(f"Volume removed: {reading.volume.value} mL, from the note: {reading.volume.cited}.")
+        if reading.complications is not None:
+            reasons.append(f"Complications: stated in the note: {reading.complications.cited}.")
     if finding.diagnosis is not None:
         dx = finding.diagnosis
         reasons.append(f"Diagnosis: {dx.label} ({dx.source}) supports the procedure.")
@@ -106,7 +116,11 @@ def detail(finding: Finding, problems: list[str]) -> str:
         explained = [finding.entry]
     plain = "\n\n".join(f"{entry.code} ({entry.meaning}): {entry.plain}" for entry in explained)
     parts.append(section("In plain words", plain))
-    gaps = [f"{gap.checklist} (`{gap.id}`)" + ("" if gap.billing else " (reminder)") for gap in finding.gaps]
+    gaps = [
+        f"{gap.checklist} (`{gap.id}`)" + ("" if gap.billing else " (reminder)")
+        + (f": {escape(finding.side_conflict)}" if gap.side and finding.side_conflict else "")
+        for gap in finding.gaps
+    ]
     parts.append(section("Documentation to complete", checklist(gaps)))
     bundled = []
     holder = finding.lines[0].label if finding.lines else "the procedure line"
@@ -185,6 +199,9 @@ def extension(finding: Finding) -> dict:
         body["notSeparatelyBillable"] = list(dict.fromkeys(finding.not_separately_billable))
     if finding.gaps:
         body["documentationGaps"] = [gap.id for gap in finding.gaps]
+    evidence = [item for item in (e.as_json() for e in finding.evidence) if item is not None]
+    if evidence:
+        body["evidence"] = evidence
     body["rule"] = finding.rule_id
     return {EXTENSION: body}
 

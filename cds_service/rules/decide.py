@@ -11,6 +11,7 @@ from ..evidence.facts import ActFacts, Evidence, ImagingFacts, window
 from ..evidence.values import CPT, ICD10PCS, SNOMED, Coded, system_name
 from .model import BILATERAL, LEFT, NOT_PERFORMED, ORDER, PROCEDURE, RIGHT, Finding
 from .packs import Approach, EvidenceSpec, PayerProfile, PcsReading, RuleBook, RulePack
+from .reading import ActReading, NoteReadings
 
 NOT_DONE = "not-done"
 SEPARATE = "separate-guidance"
@@ -36,9 +37,26 @@ def pcs_reading(pack: RulePack, act: ActFacts) -> PcsReading | None:
     return None
 
 
-def recognise(book: RuleBook, act: ActFacts) -> Recognised | None:
-    """SNOMED CT first, then ICD-10-PCS, then a CPT code already on the resource, then the code's text as a
-    last resort (local codes carry only text)."""
+def recognise(book: RuleBook, act: ActFacts, readings: NoteReadings | None = None) -> Recognised | None:
+    """SNOMED CT first, then ICD-10-PCS, then a CPT code already on the resource, then the code's text (local
+    codes carry only text), then the procedure its note names. A note that describes a procedure the pack does
+    not code (its `note_reading.other_procedures`) and none that it does keeps the act from being coded as one of
+    the pack's approaches."""
+    found = _recognise_by_code(book, act)
+    if readings is None or act.is_order:
+        return found
+    if found is not None:
+        reading = readings.reading(act, found.pack)
+        return None if reading.other is not None and reading.procedure is None else found
+    for pack in book.packs:
+        reading = readings.reading(act, pack)
+        if reading.procedure is not None and reading.procedure_evidence is not None:
+            return Recognised(pack, pack.approach(reading.procedure),
+                              f"the note: {reading.procedure_evidence.cited}")
+    return None
+
+
+def _recognise_by_code(book: RuleBook, act: ActFacts) -> Recognised | None:
     for code in _codes(act, SNOMED):
         for pack in book.packs:
             if code in pack.snomed_index:
@@ -86,8 +104,10 @@ def _text_match(act: ActFacts, patterns, own_only: bool = False) -> tuple[str, s
     return None
 
 
-def _evidence_match(spec: EvidenceSpec, act: ActFacts) -> str | None:
-    """Why `act` shows the evidence of `spec` (codes, a focal device, or text), or None."""
+def _evidence_match(spec: EvidenceSpec, act: ActFacts, reading: ActReading | None = None,
+                    approach: str | None = None) -> str | None:
+    """Why `act` shows the evidence of `spec` (codes, a focal device, or text), or None. With a reading, note
+    text counts through the text pipeline (the mention attributed to the act, not negated, planned or past)."""
     for code in _codes(act, SNOMED):
         if code in spec.snomed:
             return f"SNOMED CT {code} on {act.key}"
@@ -100,6 +120,9 @@ def _evidence_match(spec: EvidenceSpec, act: ActFacts) -> str | None:
         found = spec.text.search(act.code_text) if act.code_text else None
         if found:
             return f"\"{found}\" in the code text of {act.key}"
+        if reading is not None:
+            stayed = reading.stayed.get(approach or "")
+            return f"the note: {stayed.cited}" if stayed is not None else None
         # A note shared by several procedures cannot say which of them kept its catheter.
         match = _text_match(act, spec.text, own_only=True)
         if match:
@@ -107,19 +130,27 @@ def _evidence_match(spec: EvidenceSpec, act: ActFacts) -> str | None:
     return None
 
 
-def choose_approach(recognised: Recognised, act: ActFacts) -> tuple[Approach, str]:
+def choose_approach(recognised: Recognised, act: ActFacts,
+                    reading: ActReading | None = None) -> tuple[Approach, str]:
+    pack = recognised.pack
     # An ICD-10-PCS code states the device (character 6): a drainage device left in, or none.
-    reading = pcs_reading(recognised.pack, act)
-    if reading is not None:
-        return reading.approach, f"recognised by {reading.how}"
-    for approach in recognised.pack.approaches:
+    coded = pcs_reading(pack, act)
+    if coded is not None:
+        return coded.approach, f"recognised by {coded.how}"
+    device = pack.note_reading.device
+    removed = reading is not None and reading.fate is not None and reading.fate.value == "removed"
+    for approach in pack.approaches:
         if approach.selected_by is None:
             continue
         if approach.selects_from is not None and recognised.approach.id not in approach.selects_from:
             continue
-        why = _evidence_match(approach.selected_by, act)
+        why = _evidence_match(approach.selected_by, act, reading, approach.id)
         if why:
+            if removed and device is not None and approach.id == device.approach:
+                break  # the note says the device came out: removed wins over codes and "placed" words
             return approach, why
+    if removed and device is not None and recognised.approach.id in (device.approach, device.otherwise):
+        return pack.approach(device.otherwise), f"the note says the device was removed: {reading.fate.cited}"
     return recognised.approach, f"recognised by {recognised.how}"
 
 
@@ -210,17 +241,37 @@ def qualifying_study(pack: RulePack, act: ActFacts, evidence: Evidence,
     return None, "", unsaved
 
 
+def _side_from_note(finding: Finding, reading: ActReading | None) -> None:
+    """The note's side when bodySite has none; when both say one and they differ, the conflict (a gap)."""
+    if reading is None or reading.side is None or not finding.pack.laterality:
+        return
+    said = reading.side
+    if finding.side is None:
+        finding.side, finding.side_why = str(said.value), f"the note: {said.cited}"
+    elif finding.side != said.value:
+        finding.side_conflict = (f"bodySite says {finding.side} ({finding.side_why}) but the note says {said.value}: "
+                                 f"{said.cited}")
+
+
 def decide(book: RuleBook, recognised: Recognised, act: ActFacts, evidence: Evidence, payer: PayerProfile,
-           guidance_orders: list[ActFacts]) -> Finding:
+           guidance_orders: list[ActFacts], readings: NoteReadings | None = None) -> Finding:
     pack = recognised.pack
-    approach, approach_why = choose_approach(recognised, act)
+    reading = readings.reading(act, pack) if readings is not None else None
+    approach, approach_why = choose_approach(recognised, act, reading)
     stage = ORDER if act.is_order else (NOT_PERFORMED if act.status == NOT_DONE else PROCEDURE)
     finding = Finding(act=act, pack=pack, payer=payer, stage=stage, approach=approach, approach_why=approach_why)
+    finding.reading = reading
+    finding.evidence = reading.evidence() if reading is not None else []
     finding.current_codes = [c for c in _codes(act, CPT) if c in pack.cpt_index]
     finding.side, finding.side_why = side_of(pack, act)
+    _side_from_note(finding, reading)
     encounter = act.encounter or evidence.encounter_key
     finding.facility = evidence.encounter_class.get(encounter or "", "") in payer.facility_encounter_classes
-    text_claim = _text_match(act, pack.guidance_claimed)
+    if reading is not None:
+        claim = reading.guidance
+        text_claim = (f"{claim.quote}", claim.source) if claim is not None else None
+    else:
+        text_claim = _text_match(act, pack.guidance_claimed)
     if text_claim is None and act.code_text:
         found = pack.guidance_claimed.search(act.code_text)
         text_claim = (found, f"the code text of {act.key}") if found else None
@@ -261,7 +312,9 @@ def decide(book: RuleBook, recognised: Recognised, act: ActFacts, evidence: Evid
 
     if stage == NOT_PERFORMED:
         reason = pack.not_performed_reason.search(act.status_reason) if act.status_reason else None
-        if reason is None:
+        if reason is None and reading is not None:
+            reason = reading.dry_tap.quote if reading.dry_tap is not None else None
+        elif reason is None:
             match = _text_match(act, pack.not_performed_reason)
             reason = match[0] if match else None
         if reason and pack.not_performed_code:

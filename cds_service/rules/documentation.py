@@ -31,11 +31,18 @@ def _satisfied(gap: GapSpec, finding: Finding, evidence: Evidence) -> bool:
     act = finding.act
     if gap.supporting_diagnosis and finding.diagnosis is not None:
         return True
-    if gap.side and finding.side is not None:
+    if gap.side and finding.side is not None and not finding.side_conflict:
         return True
     if gap.guidance_images and not (finding.guidance_claimed and not finding.guided):
         return True
-    if gap.text and any(gap.text.search(note.text) for note in act.texts):
+    reading = finding.reading
+    if gap.text:
+        if reading is not None:  # the text pipeline read the notes: a statement, not a plan or a history
+            if gap.id in reading.gaps:
+                return True
+        elif any(gap.text.search(note.text) for note in act.texts):
+            return True
+    if gap.note_field and reading is not None and _stated(gap.note_field, finding):
         return True
     if gap.observation_units and any(
         v.unit.lower() in gap.observation_units for v in evidence.volumes_by_act.get(act.key, ())
@@ -48,6 +55,19 @@ def _satisfied(gap: GapSpec, finding: Finding, evidence: Evidence) -> bool:
                                          (act.end or act.start) + AFTER_HORIZON)
         if any(study.modalities & gap.imaging_after for study in later):
             return True
+    return False
+
+
+def _stated(note_field: str, finding: Finding) -> bool:
+    reading = finding.reading
+    if note_field == "volume":
+        return reading.note_volume
+    if note_field == "complications":
+        return reading.complications is not None
+    if note_field == "device_fate":
+        # Nothing to state when no device went in, or when the record already says it stayed (codes, focalDevice).
+        device = finding.pack.note_reading.device
+        return not reading.device_fate_missing or (device is not None and finding.approach.id == device.approach)
     return False
 
 

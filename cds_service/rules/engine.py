@@ -12,6 +12,7 @@ from .decide import decide, guidance_code, recognise
 from .documentation import documentation_gaps, supporting_diagnosis
 from .model import Finding
 from .packs import PayerProfile, RuleBook
+from .reading import NoteReadings
 
 
 def payer_for(book: RuleBook, evidence: Evidence) -> PayerProfile:
@@ -30,6 +31,7 @@ def evaluate(book: RuleBook, evidence: Evidence) -> tuple[list[Finding], list[Ac
         if act.is_order and act.key in focus_keys and guidance_code(book, act) is not None
     ]
     guidance_keys = {act.key for act in guidance_orders}
+    readings = NoteReadings(book.reader, evidence)
     findings: list[Finding] = []
     for act in evidence.acts:
         if act.key in guidance_keys:
@@ -38,10 +40,10 @@ def evaluate(book: RuleBook, evidence: Evidence) -> tuple[list[Finding], list[Ac
         # for the claim (sessions, bilateral, repeats), even when this hook does not code it.
         if act.is_order and act.key not in focus_keys:
             continue
-        recognised = recognise(book, act)
+        recognised = recognise(book, act, readings)
         if recognised is None:
             continue
-        findings.append(decide(book, recognised, act, evidence, payer, guidance_orders))
+        findings.append(decide(book, recognised, act, evidence, payer, guidance_orders, readings))
 
     sequence_courses(book, findings, evidence.history)
     apply_claim_edits(findings, focus_keys)

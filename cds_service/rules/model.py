@@ -7,6 +7,7 @@ from datetime import datetime
 
 from ..evidence.facts import ActFacts, Diagnosis, ImagingFacts
 from .packs import Approach, CodeEntry, GapSpec, PayerProfile, RulePack
+from .reading import ActReading, TextEvidence
 
 RIGHT, LEFT, BILATERAL = "right", "left", "bilateral"
 
@@ -69,6 +70,11 @@ class Finding:
     session: int = 0
     # Separately billable guidance codes for this subject's procedure code, with why each applies.
     guidance_lines: list[tuple[str, str]] = field(default_factory=list)
+    # What the notes say about this act (rules/reading.py), the text evidence the card cites, and a conflict
+    # between the side in bodySite and the side in the note.
+    reading: ActReading | None = None
+    evidence: list[TextEvidence] = field(default_factory=list)
+    side_conflict: str = ""
 
     @property
     def rule_id(self) -> str:

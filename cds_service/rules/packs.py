@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +111,29 @@ class NcciPair:
 
 
 @dataclass(frozen=True)
+class DeviceSpec:
+    """The device whose fate in the note decides between two approaches (stayed vs removed)."""
+
+    approach: str
+    otherwise: str
+    inserted: tuple[str, ...]
+    removed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NoteReadingSpec:
+    """Regex lists the clinical text pipeline reads besides the pack's other ones (README: Reading notes)."""
+
+    procedures: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    other_procedures: tuple[str, ...] = ()
+    device: DeviceSpec | None = None
+    not_side: tuple[str, ...] = ()
+    volume: tuple[str, ...] = ()
+    volume_not_removed: tuple[str, ...] = ()
+    complications: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class GapSpec:
     id: str
     billing: bool
@@ -125,6 +148,8 @@ class GapSpec:
     imaging_after: frozenset[str] = frozenset()
     # The check applies only to subjects billing one of these codes (empty: every subject of the pack).
     for_codes: frozenset[str] = frozenset()
+    note_field: str | None = None  # "volume", "complications" or "device_fate": stated in the note
+    text_sources: tuple[str, ...] = ()  # the regexes of `text`, as written (compiled again as target rules)
 
 
 @dataclass(frozen=True)
@@ -189,6 +214,8 @@ class RulePack:
     guidance_study_codes: dict[str, frozenset[str]] = field(default_factory=dict)
     guidance_study_source: Source | None = None
 
+    note_reading: NoteReadingSpec = NoteReadingSpec()
+
     def pcs_reading(self, code: str) -> PcsReading | None:
         """What an ICD-10-PCS code says for this family (approach from the device, side from the body part),
         or None when the code is not one of the family's."""
@@ -244,6 +271,15 @@ class RuleBook:
     @property
     def default_payer(self) -> PayerProfile:
         return next(p for p in self.payers if p.default)
+
+    @cached_property
+    def reader(self):
+        """The clinical text pipeline with every pack's concepts (built on first use; coding.py builds it at
+        start-up so that it is built once per worker, before the first call)."""
+        from ..text.pipeline import TextReader
+        from .concepts import book_rules
+
+        return TextReader(book_rules(self.packs))
 
 
 @cache
@@ -396,6 +432,8 @@ def load_pack(path: Path) -> RulePack:
             procedure_fields=tuple(satisfied.get("procedure_fields", ())),
             imaging_after=frozenset(satisfied.get("imaging_after", ())),
             for_codes=frozenset(g.get("for_codes", ())),
+            note_field=satisfied.get("note_field"),
+            text_sources=tuple(satisfied.get("text", ())),
         ))
 
     guidance = raw["guidance"]
@@ -452,6 +490,7 @@ def load_pack(path: Path) -> RulePack:
             system: frozenset(study_codes.get(name, ())) for name, system in STUDY_CODE_SYSTEMS.items()
         } if study_codes else {},
         guidance_study_source=source("guidance.study_codes.source", study_codes["source"]) if study_codes else None,
+        note_reading=_note_reading(path, raw.get("note_reading") or {}, approach_ids),
     )
     for approach in approaches:
         for code in approach.recognise.snomed:
@@ -460,6 +499,27 @@ def load_pack(path: Path) -> RulePack:
         if entry.role != "separate-guidance":
             pack.cpt_index[entry.code] = entry
     return pack
+
+
+def _note_reading(path: Path, raw: dict, approach_ids: set[str]) -> NoteReadingSpec:
+    lists = {}
+    for name in ("other_procedures", "not_side", "volume", "volume_not_removed", "complications"):
+        _patterns(path, f"note_reading.{name}", raw.get(name))  # fails start-up on a bad regex
+        lists[name] = tuple(raw.get(name, ()))
+    procedures = {}
+    for approach, items in (raw.get("procedures") or {}).items():
+        _require(approach in approach_ids, path, f"note_reading.procedures.{approach}", "must name one of 'approaches'")
+        _patterns(path, f"note_reading.procedures.{approach}", items)
+        procedures[approach] = tuple(items)
+    device = None
+    if raw.get("device"):
+        d = raw["device"]
+        for key in ("approach", "otherwise"):
+            _require(d[key] in approach_ids, path, f"note_reading.device.{key}", "must name one of 'approaches'")
+        for key in ("inserted", "removed"):
+            _patterns(path, f"note_reading.device.{key}", d[key])
+        device = DeviceSpec(d["approach"], d["otherwise"], tuple(d["inserted"]), tuple(d["removed"]))
+    return NoteReadingSpec(procedures=procedures, device=device, **lists)
 
 
 def load_payer(path: Path) -> PayerProfile:

@@ -18,7 +18,7 @@ def test_every_fixture_answers_spec_valid_cards_with_the_full_contract(client):
             assert len(card["summary"]) < 140 and card["indicator"] in ("info", "warning")
             assert card["source"]["url"].startswith("https://")
             ext = card["extension"]["cpt-coding.suggestion"]
-            assert set(ext) <= {"subject", "lines", "notSeparatelyBillable", "documentationGaps", "rule"}
+            assert set(ext) <= {"subject", "lines", "notSeparatelyBillable", "documentationGaps", "evidence", "rule"}
             assert ext["subject"].split("/")[0] in ("Procedure", "ServiceRequest")
             reasons = card["overrideReasons"]
             assert {"imaging-marked-site-only", "documented-elsewhere"} <= {r["code"] for r in reasons}

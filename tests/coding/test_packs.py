@@ -16,7 +16,7 @@ from cds_service.rules.packs import PackError, load_rule_book
 ROOT = Path(__file__).resolve().parents[2]
 CARDS = ROOT / "cards"
 ENGINE_CODE = [ROOT / "cds_service" / "coding.py", *[
-    p for folder in ("evidence", "rules", "rendering") for p in (ROOT / "cds_service" / folder).glob("*.py")]]
+    p for folder in ("evidence", "rules", "rendering", "text") for p in (ROOT / "cds_service" / folder).glob("*.py")]]
 
 
 def test_every_pack_and_payer_profile_loads():

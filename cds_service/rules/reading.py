@@ -1,0 +1,402 @@
+"""What the notes say about each act: the text pipeline's mentions, tied to the act they describe, turned into
+the fields the rules use (procedure, side, device fate, guidance claim, volume, complications, dry tap,
+documentation), each with the sentence it came from.
+
+Attribution: a note documenting one act gives it every mention. A note shared by several acts (its
+`context.related`) is cut into segments, each opened by a sentence naming a procedure of the family (or
+starting with a side, as in "Right: ..."); consecutive segments that agree are merged until there are as many
+as acts, and segments go to the acts in order, the approach and side each states matching the act's codes and
+bodySite. Text before the first segment (title, indication) is read by every act, at a lower weight for the
+side. So a side, a fate or a volume is never given to two acts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..evidence.facts import ActFacts, Evidence
+from ..evidence.notes import NoteText
+from ..text.language import NOT_DONE_SECTIONS
+from ..text.pipeline import Mention, TextReader
+from ..text.quantities import volume_ml
+from .concepts import parse_label
+from .packs import RulePack
+
+QUOTE_LIMIT = 200
+LOW_WEIGHT_SECTIONS = frozenset({"findings", "post-procedure", "impression", "complications"})
+SIDE_LEAD = 12  # a side this close to a sentence's start heads it ("Right: 800 mL", "- L side")
+
+
+@dataclass(frozen=True)
+class TextEvidence:
+    field: str
+    value: object
+    source: str  # "DocumentReference/x" or "Procedure/x note"
+    quote: str  # the sentence, trimmed
+    start: int  # offsets of `quote` in the decoded note
+    end: int
+
+    def as_json(self) -> dict | None:
+        """The extension's evidence item; only text from a DocumentReference can be highlighted by offsets."""
+        if not self.source.startswith("DocumentReference/"):
+            return None
+        item = {"field": self.field, "text": self.quote, "documentReference": self.source,
+                "start": self.start, "end": self.end}
+        if isinstance(self.value, bool | int | float | str):
+            item["value"] = self.value
+        return item
+
+    @property
+    def cited(self) -> str:
+        where = self.source.removesuffix(" note")
+        return f"\"{self.quote}\" ({where})"
+
+
+@dataclass
+class ActReading:
+    procedure: str | None = None  # approach id named in the note
+    procedure_evidence: TextEvidence | None = None
+    other: TextEvidence | None = None  # a procedure the pack does not code
+    side: TextEvidence | None = None
+    fate: TextEvidence | None = None  # value "stayed" or "removed"
+    fate_approach: str | None = None  # the approach the last "stayed" mention selects
+    stayed: dict[str, TextEvidence] = field(default_factory=dict)  # approach id -> a "stayed" mention
+    device: TextEvidence | None = None  # a device was inserted
+    guidance: TextEvidence | None = None
+    volume: TextEvidence | None = None
+    complications: TextEvidence | None = None
+    dry_tap: TextEvidence | None = None
+    gaps: dict[str, TextEvidence] = field(default_factory=dict)
+    # Said anywhere in a note the act shares (documentation counts for every act a note documents).
+    note_volume: bool = False
+
+    @property
+    def device_fate_missing(self) -> bool:
+        return self.device is not None and self.fate is None
+
+    def evidence(self) -> list[TextEvidence]:
+        items = [self.procedure_evidence, self.side, self.fate, self.guidance, self.volume, self.complications,
+                 self.dry_tap]
+        return [item for item in items if item is not None]
+
+
+def _quote(text: str, mention: Mention) -> tuple[str, int, int]:
+    start, end = mention.sentence_start, mention.sentence_end
+    while start < end and text[start] in " \t\r\n-*•#>[":
+        start += 1
+    while end > start and text[end - 1] in " \t\r\n":
+        end -= 1
+    if end - start > QUOTE_LIMIT:  # a run-on sentence (dictation): the words around the mention
+        start = max(start, mention.start - QUOTE_LIMIT // 2)
+        end = min(end, start + QUOTE_LIMIT)
+        start = max(start, min(mention.start, end - QUOTE_LIMIT))
+    return text[start:end], start, end
+
+
+class NoteReadings:
+    """Readings for one call: each note read once, each (act, pack) reading built once."""
+
+    def __init__(self, reader: TextReader, evidence: Evidence):
+        self.reader = reader
+        self._mentions: dict[str, list[Mention]] = {}  # by text: one note linked to many acts is read once
+        self._readings: dict[tuple[str, str], ActReading] = {}
+        # Acts sharing a note, in the order the evidence lists them (the note's related procedures).
+        self._sharing: dict[int, list[ActFacts]] = {}
+        for act in evidence.acts:
+            if act.is_order:
+                continue
+            for note in act.texts:
+                self._sharing.setdefault(id(note), []).append(act)
+
+    def mentions(self, note: NoteText) -> list[Mention]:
+        if note.text not in self._mentions:
+            self._mentions[note.text] = self.reader.read(note.text)
+        return self._mentions[note.text]
+
+    def reading(self, act: ActFacts, pack: RulePack) -> ActReading:
+        key = (act.key, pack.id)
+        if key not in self._readings:
+            self._readings[key] = self._read(act, pack)
+        return self._readings[key]
+
+    def _read(self, act: ActFacts, pack: RulePack) -> ActReading:
+        reading = ActReading()
+        for note in act.texts:
+            mentions = [m for m in self.mentions(note) if m.label.startswith(pack.id + "|")]
+            if not mentions:
+                continue
+            sharing = [a for a in self._sharing.get(id(note), []) if a.status != "entered-in-error"]
+            own, shared = (mentions, []) if len(sharing) <= 1 else _attribute(mentions, act, sharing, pack)
+            _fill(reading, note, own, shared, mentions, pack)
+        return reading
+
+
+def _kind(mention: Mention) -> tuple[str, str]:
+    _, kind, detail = parse_label(mention.label)
+    return kind, detail
+
+
+def _done(mention: Mention) -> bool:
+    """Said of the act being documented: affirmed and not in an indication, history or plan section."""
+    return mention.affirmed and mention.section not in NOT_DONE_SECTIONS
+
+
+def _inside(inner: Mention, mentions: list[Mention], kinds: tuple[str, ...]) -> bool:
+    return any(
+        other is not inner and _kind(other)[0] in kinds and other.start <= inner.start and inner.end <= other.end
+        and (other.end - other.start) > (inner.end - inner.start)
+        for other in mentions
+    )
+
+
+def _order(pack: RulePack) -> dict[str, int]:
+    return {a.id: i for i, a in enumerate(pack.approaches)}
+
+
+def _overlap(a: Mention, b: Mention) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def _procedures(mentions: list[Mention], order: dict[str, int] | None = None) -> list[Mention]:
+    """Procedure mentions that count: done, not part of a procedure the pack does not code ("existing
+    tube"), and of overlapping ones the approach the pack lists first (then the longest)."""
+    others = [m for m in mentions if _kind(m)[0] == "other" and _done(m)]
+    found = [m for m in mentions if _kind(m)[0] == "procedure" and _done(m)
+             and not any(_overlap(m, o) for o in others)]
+    rank = order or {}
+
+    def better(a: Mention, b: Mention) -> bool:
+        ka, kb = rank.get(_kind(a)[1], 99), rank.get(_kind(b)[1], 99)
+        return (ka, -(a.end - a.start)) < (kb, -(b.end - b.start))
+
+    return [m for m in found if not any(o is not m and _overlap(m, o) and better(o, m) for o in found)]
+
+
+def _sides(mentions: list[Mention]) -> list[Mention]:
+    return [m for m in mentions if _kind(m)[0] == "side" and _done(m) and not _inside(
+        m, mentions, ("not_side", "stayed", "removed", "device", "other", "guidance", "volume", "complications"))]
+
+
+@dataclass
+class _Segment:
+    start: int
+    approach: str | None
+    side: str | None
+    dry_tap: bool = False
+    mentions: list[Mention] = field(default_factory=list)
+
+
+def _compatible(a: _Segment, b: _Segment) -> bool:
+    return (a.approach is None or b.approach is None or a.approach == b.approach) and (
+        a.side is None or b.side is None or a.side == b.side)
+
+
+def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts],
+               pack: RulePack) -> tuple[list[Mention], list[Mention]]:
+    """(mentions of `act`'s segment, mentions before the first segment) of a note shared by `acts`."""
+    procedures = _procedures(mentions, _order(pack))
+    sides = _sides(mentions)
+    heads: dict[int, _Segment] = {}
+    for m in procedures:
+        segment = heads.setdefault(m.sentence_start, _Segment(m.sentence_start, None, None))
+        segment.approach = segment.approach or _kind(m)[1]
+    for m in sides:
+        leads = m.start - m.sentence_start <= SIDE_LEAD
+        if m.sentence_start in heads or leads:
+            segment = heads.setdefault(m.sentence_start, _Segment(m.sentence_start, None, None))
+            segment.side = segment.side or _kind(m)[1]
+    segments = [heads[k] for k in sorted(heads)]
+    if not segments:
+        return mentions, []
+    preamble = [m for m in mentions if m.start < segments[0].start]
+    for m in mentions:
+        if m.start >= segments[0].start:
+            holder = next(s for s in reversed(segments) if s.start <= m.start)
+            holder.mentions.append(m)
+            if _kind(m)[0] == "dry_tap" and m.asserted:
+                holder.dry_tap = True
+    # A title naming both sides ("Bilateral taps") before one segment per side is the preamble.
+    while len(segments) > len(acts) and segments[0].side in (None, "bilateral") and all(
+            s.side for s in segments[1:]):
+        preamble.extend(segments.pop(0).mentions)
+    # Merge neighbours that describe the same act (a procedure named again) while there are more segments
+    # than acts; a dry tap and what follows it stay apart.
+    i = 0
+    while len(segments) > len(acts) and i < len(segments) - 1:
+        a, b = segments[i], segments[i + 1]
+        if _compatible(a, b) and not a.dry_tap:
+            a.approach, a.side = a.approach or b.approach, a.side or b.side
+            a.dry_tap = a.dry_tap or b.dry_tap
+            a.mentions.extend(b.mentions)
+            del segments[i + 1]
+        else:
+            i += 1
+    while len(segments) > len(acts):  # still more: fold the last into the one before
+        segments[-2].mentions.extend(segments[-1].mentions)
+        segments.pop()
+    assigned = _assign(segments, acts, pack)
+    _device_words_to_the_device(assigned, acts, pack)
+    return assigned.get(act.key, []), preamble
+
+
+def _device_words_to_the_device(assigned: dict[str, list[Mention]], acts: list[ActFacts], pack: RulePack) -> None:
+    """A tap converted to a drain: what the note says of the device (placed, stayed, removed) belongs to the act
+    coded as the device's approach, when one of the acts is, not to the aspiration before it."""
+    device = pack.note_reading.device
+    if device is None:
+        return
+    holders = [a for a in acts if _act_approach(a, pack) == device.approach]
+    if len(holders) != 1:
+        return
+    target = assigned.setdefault(holders[0].key, [])
+    for act in acts:
+        if act is holders[0] or _act_approach(act, pack) != device.otherwise:
+            continue
+        kept, moved = [], set()
+        for m in assigned.get(act.key, []):
+            if _kind(m)[0] in ("stayed", "removed", "device"):
+                target.append(m)
+                moved.add(m.sentence_start)
+            else:
+                kept.append(m)
+        assigned[act.key] = kept
+        # The side of the sentence that converts the tap is the drain's side too (one site, two codes).
+        if not any(_kind(m)[0] == "side" for m in target):
+            target.extend(m for m in kept if _kind(m)[0] == "side" and m.sentence_start in moved)
+    target.sort(key=lambda m: m.start)
+
+
+def _act_side(act: ActFacts, pack: RulePack) -> str | None:
+    for side, spec in pack.sides.items():
+        if any(c.code in spec.snomed for c in act.body_sites):
+            return side
+    return None
+
+
+def _act_approach(act: ActFacts, pack: RulePack) -> str | None:
+    for c in act.codings:
+        if c.code in pack.snomed_index:
+            return pack.snomed_index[c.code].id
+    return None
+
+
+def _fits(segment: _Segment, side: str | None, approach: str | None, not_done: bool, left: int, strict: bool) -> bool:
+    if side and segment.side and side != segment.side:
+        return False
+    if strict and approach and segment.approach and approach != segment.approach and not segment.dry_tap:
+        return False
+    return not strict or segment.dry_tap == not_done or left == 1
+
+
+def _assign(segments: list[_Segment], acts: list[ActFacts], pack: RulePack) -> dict[str, list[Mention]]:
+    """Segments to acts in order: each act takes the next segment that fits its status, approach and side."""
+    out: dict[str, list[Mention]] = {}
+    remaining = list(segments)
+    for act in acts:
+        side, approach, not_done = _act_side(act, pack), _act_approach(act, pack), act.status == "not-done"
+        chosen = next((s for s in remaining if _fits(s, side, approach, not_done, len(remaining), True)), None) or next(
+            (s for s in remaining if _fits(s, side, approach, not_done, len(remaining), False)), None)
+        if chosen is not None:
+            remaining.remove(chosen)
+            out[act.key] = chosen.mentions
+    return out
+
+
+def _evidence(field_name: str, value, note: NoteText, mention: Mention) -> TextEvidence:
+    quote, start, end = _quote(note.text, mention)
+    return TextEvidence(field_name, value, note.source, quote, start, end)
+
+
+def _side_of(own: list[Mention], shared: list[Mention], order: dict[str, int]) -> tuple[str, Mention] | None:
+    procedure_sentences = {m.sentence_start for m in _procedures(own + shared, order)}
+    scored: list[tuple[int, int, Mention]] = []
+    for weight_base, pool in ((10, own), (0, shared)):  # the act's own sentences first
+        for m in _sides(pool):
+            if m.sentence_start in procedure_sentences:
+                weight = weight_base + 3
+            elif m.section in LOW_WEIGHT_SECTIONS:
+                weight = weight_base  # findings may describe the other lung
+            else:
+                weight = weight_base + 1
+            scored.append((weight, -m.start, m))
+    if not scored:
+        return None
+    best = max(w for w, _, _ in scored)
+    top = [m for w, _, m in scored if w == best]
+    sides = {_kind(m)[1] for m in top}
+    if "bilateral" in sides or {"right", "left"} <= sides:
+        first = next((m for m in top if _kind(m)[1] == "bilateral"), top[0])
+        return "bilateral", first
+    first = min(top, key=lambda m: m.start)
+    return _kind(first)[1], first
+
+
+def _fill(reading: ActReading, note: NoteText, own: list[Mention], shared: list[Mention], every: list[Mention],
+          pack: RulePack) -> None:
+    """Fields not yet read, from this note's mentions (`own`: the act's; `every`: the whole note, for the
+    documentation that a note gives all its acts)."""
+    if reading.procedure is None:
+        for m in _procedures(own + shared, _order(pack)):
+            reading.procedure = _kind(m)[1]
+            reading.procedure_evidence = _evidence("procedure", reading.procedure, note, m)
+            break
+    if reading.other is None and reading.procedure is None:
+        other = next((m for m in own + shared if _kind(m)[0] == "other" and _done(m)), None)
+        if other is not None:
+            reading.other = _evidence("procedure", "other", note, other)
+    if reading.side is None:
+        found = _side_of(own, shared, _order(pack))
+        if found:
+            reading.side = _evidence("side", found[0], note, found[1])
+    fates = [m for m in own if _kind(m)[0] in ("stayed", "removed") and _done(m)
+             and not _inside(m, own, ("other",))]
+    for m in fates:
+        kind, approach = _kind(m)
+        if kind == "stayed" and approach not in reading.stayed:
+            reading.stayed[approach] = _evidence("fate", "stayed", note, m)
+    if reading.fate is None and fates:
+        last = max(fates, key=lambda m: m.start)  # the last word on the device: placed then removed is removed
+        kind, approach = _kind(last)
+        reading.fate = _evidence("fate", "stayed" if kind == "stayed" else "removed", note, last)
+        reading.fate_approach = approach if kind == "stayed" else None
+    if reading.device is None:
+        device = next((m for m in own if _kind(m)[0] == "device" and _done(m)), None)
+        if device is not None:
+            reading.device = _evidence("device", True, note, device)
+    if reading.guidance is None:
+        claim = next((m for m in own + shared if _kind(m)[0] == "guidance" and _done(m)), None)
+        if claim is not None:
+            reading.guidance = _evidence("guidance", True, note, claim)
+    if reading.volume is None:
+        reading.volume = _volume(note, own)
+    reading.note_volume = reading.note_volume or reading.volume is not None or _volume(note, every) is not None
+    if reading.dry_tap is None:
+        tap = next((m for m in own if _kind(m)[0] == "dry_tap" and m.asserted), None)
+        if tap is not None:
+            reading.dry_tap = _evidence("not-performed", True, note, tap)
+    statements = [m for m in every if m.asserted and m.section not in NOT_DONE_SECTIONS | {"consent"}]
+    if reading.complications is None:
+        said = next((m for m in statements if _kind(m)[0] == "complications"), None)
+        if said is not None:
+            reading.complications = _evidence("complications", True, note, said)
+    for m in statements:
+        kind, detail = _kind(m)
+        if kind == "gap" and detail not in reading.gaps:
+            reading.gaps[detail] = _evidence(detail, True, note, m)
+
+
+def _volume(note: NoteText, own: list[Mention]) -> TextEvidence | None:
+    excluded = {m.sentence_start for m in own if _kind(m)[0] == "not_removed"}
+    best: tuple[float, Mention] | None = None
+    for m in own:
+        if _kind(m)[0] != "volume" or m.sentence_start in excluded or m.negated or not m.asserted:
+            continue
+        if m.section in NOT_DONE_SECTIONS | {"consent"}:
+            continue
+        value = volume_ml(m.text)
+        if value is not None and value > 0 and (best is None or value > best[0]):
+            best = (value, m)
+    if best is None:
+        return None
+    value = best[0]
+    return _evidence("volume", int(value) if value == int(value) else value, note, best[1])

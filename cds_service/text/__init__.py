@@ -1,0 +1,1 @@
+"""Clinical text: one medspaCy pipeline per worker (sentences, sections, target concepts, ConText)."""

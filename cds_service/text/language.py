@@ -1,0 +1,62 @@
+"""General clinical language the pipeline knows besides the packs' concepts: section headings and ConText
+modifiers added to medspaCy's defaults. Family-neutral: no procedure is named here."""
+
+from __future__ import annotations
+
+# (category, regex) of section headings: at a line start or in brackets, followed by ':' or ']' (or '-').
+_HEAD = r"(?im)(?:^[ \t]*[\[#*]*[ \t]*|\[[ \t]*)(?:{words})[ \t]*(?:\]|:|-(?=\s)|\n)"
+SECTIONS: tuple[tuple[str, str], ...] = tuple((category, _HEAD.format(words=words)) for category, words in (
+    ("indication", r"indications?|reasons? for (?:the )?(?:procedure|consult)|pre-?(?:procedure|operative|op) "
+                   r"diagnos[ie]s|diagnos[ie]s|clinical (?:indication|question)"),
+    ("history", r"history(?: of present illness)?|hpi|pmh|past (?:medical|surgical) history|hospital course"
+                r"|background|subjective"),
+    ("procedure", r"procedures?(?: performed| details?| description| note| technique| name)?|operation"
+                  r"|technique|description(?: of (?:the )?procedure)?|details|narrative|operative (?:note|report)"),
+    ("findings", r"findings?|results?|fluid|output|drainage|volume(?: removed)?|specimens?(?: sent)?|labs? sent"),
+    ("complications", r"complications?|ebl|estimated blood loss|adverse events?"),
+    ("post-procedure", r"post-?(?:procedure|procedural|op)(?: imaging| cxr| course| status| care)?|imaging"
+                       r"|disposition|post-?procedure (?:x-?ray|film|radiograph)"),
+    ("plan", r"plan|recommendations?|follow[- ]?up|next steps?|assessment and plan|a/p|impression and plan"),
+    ("impression", r"impression|assessment|summary"),
+    ("consent", r"consent|time[- ]?out|anesthesia|sedation"),
+))
+
+# Sections whose mentions are not the act being documented.
+NOT_DONE_SECTIONS = frozenset({"indication", "history", "plan"})
+HYPOTHETICAL_SECTIONS = frozenset({"plan"})
+HISTORICAL_SECTIONS = frozenset({"history"})
+
+# ConText modifiers added to medspaCy's defaults: (literal, category, direction). Phrase-matched, lower case.
+CONTEXT: tuple[tuple[str, str, str], ...] = (
+    *((w, "HYPOTHETICAL", "FORWARD") for w in (
+        "plan", "plans", "planned", "planning", "will", "will need", "would", "to be scheduled", "scheduled for",
+        "consider", "considering", "recommend", "recommended", "candidate for", "may need", "might need",
+        "if needed", "as needed", "prn", "in case", "discussed", "options include", "offered", "refer for",
+        "referred for", "to return for", "tomorrow")),
+    *((w, "HYPOTHETICAL", "BACKWARD") for w in (
+        "tomorrow", "next week", "is planned", "was planned", "is scheduled", "if needed", "if it recurs",
+        "if reaccumulates", "if it reaccumulates", "as needed", "prn", "to be scheduled", "later this week")),
+    *((w, "HISTORICAL", "FORWARD") for w in (
+        "s/p", "status post", "previous", "previously", "prior", "history of", "h/o", "hx of", "has had")),
+    *((w, "HISTORICAL", "BACKWARD") for w in (
+        "last week", "last month", "last year", "yesterday", "days ago", "weeks ago", "months ago",
+        "years ago", "in the past", "previously", "earlier this week", "earlier this month", "in the ed",
+        "on admission", "at the outside hospital", "at an outside hospital")),
+    *((w, "FAMILY", "FORWARD") for w in ("mother", "father", "sister", "brother", "family history of")),
+    *((w, "NEGATED_EXISTENCE", "BACKWARD") for w in (
+        "not used", "was not used", "were not used", "not performed", "was not performed", "not utilized",
+        "was not utilized", "not available", "unavailable", "not done", "declined", "deferred", "not needed",
+        "was not needed", "not required", "none", "ruled out", "not seen", "not identified", "not visualized",
+        "absent", "negative")),
+    *((w, "NEGATED_EXISTENCE", "FORWARD") for w in (
+        "no", "without", "w/o", "not", "never", "nor", "none", "denies", "denied", "negative for", "free of",
+        "absence of", "absent", "no evidence of", "no signs of", "lack of", "did not", "didn't", "was not",
+        "wasn't", "were not", "weren't", "has not", "have not", "had not", "not been", "rather than",
+        "instead of", "ruled out", "declined")),
+    *((w, "POSSIBLE_EXISTENCE", "FORWARD") for w in ("possible", "possibly", "question of", "?")),
+    *((w, "PSEUDO", "PSEUDO") for w in (
+        "prior to", "no change", "not only", "no increase", "previously placed", "no further", "no longer")),
+    *((w, "TERMINATE", "TERMINATE") for w in (
+        "but", "however", "then", "and then", "which", "after which", "afterwards", "subsequently", "although",
+        "so", "patient", "pt", "we", "then we")),
+)

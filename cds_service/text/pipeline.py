@@ -1,0 +1,219 @@
+"""The clinical text pipeline: medspaCy on a blank English spaCy pipeline, built once per worker.
+
+tokenizer (medspaCy's clinical tokenizer) -> clinical_sentences -> concept matcher (the packs' concepts as
+regex target rules) -> ConText (medspaCy's default modifiers plus language.CONTEXT) -> sectionizer
+(language.SECTIONS). Every mention keeps its offsets, its sentence and its modifiers, so that a card can
+quote the sentence and an EHR can highlight the words.
+
+The concept matcher does what medspaCy's TargetMatcher does with regex rules (a span per match, in a span
+group that ConText and the sectionizer read), at a tenth of the cost: medspaCy's RegexMatcher rebuilds the
+document text for every rule (about 35 microseconds per rule for a 2 KB note) and runs every rule over it;
+here the text is read once and a rule runs only when the words it must start with are in the note.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from .language import CONTEXT, HISTORICAL_SECTIONS, HYPOTHETICAL_SECTIONS, SECTIONS
+from .quiet import silence_libraries
+
+GROUP = "concepts"
+
+
+@dataclass(frozen=True)
+class ConceptRule:
+    """One target rule: a concept label (opaque to the pipeline) and a regex (case-insensitive)."""
+
+    label: str
+    pattern: str
+
+
+@dataclass(frozen=True)
+class Mention:
+    label: str
+    start: int  # character offsets into the text read
+    end: int
+    text: str
+    sentence_start: int
+    sentence_end: int
+    section: str | None
+    negated: bool = False
+    hypothetical: bool = False
+    historical: bool = False
+    family: bool = False
+    uncertain: bool = False
+
+    @property
+    def affirmed(self) -> bool:
+        """Something the note says was done or is so (not negated, planned, past, a relative's, or doubted)."""
+        return not (self.negated or self.hypothetical or self.historical or self.family or self.uncertain)
+
+    @property
+    def asserted(self) -> bool:
+        """About this act, possibly as a negative statement ("no complications"), not planned or past."""
+        return not (self.hypothetical or self.historical or self.family)
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    label: str
+    regex: re.Pattern
+    gates: frozenset[str] | None  # lower-case strings one of which every match starts with; None: always run
+
+
+def _prefixes(items) -> set[str] | None:
+    """Literal strings (lower case) every match of the parsed items starts with, or None when unknown."""
+    from re import _constants as c  # the parser's opcodes (Python 3.11+)
+
+    prefix = ""
+    for op, arg in items:
+        if op is c.AT:
+            if prefix:
+                break
+            continue
+        if op is c.LITERAL:
+            prefix += chr(arg).lower()
+            continue
+        if not prefix:
+            if op is c.SUBPATTERN:
+                return _prefixes(arg[-1])
+            if op is c.BRANCH:
+                found: set[str] = set()
+                for branch in arg[1]:
+                    sub = _prefixes(branch)
+                    if sub is None:
+                        return None
+                    found |= sub
+                return found
+        break
+    return {prefix} if len(prefix) >= 2 else None
+
+
+def compile_rule(rule: ConceptRule) -> _Compiled:
+    regex = re.compile(rule.pattern, re.IGNORECASE)
+    try:
+        from re import _parser
+
+        gates = _prefixes(_parser.parse(rule.pattern, re.IGNORECASE))
+    except Exception:  # the gate is an optimisation only: without it the rule always runs
+        gates = None
+    return _Compiled(rule.label, regex, frozenset(gates) if gates else None)
+
+
+class ConceptMatcher:
+    """Regex target rules over the document text, as spans in the span group ConText reads."""
+
+    def __init__(self, rules: tuple[ConceptRule, ...]):
+        self.rules = tuple(compile_rule(rule) for rule in rules)
+
+    def __call__(self, doc: Doc) -> Doc:
+        text = doc.text
+        lower = text.lower()
+        anchored = len(lower) == len(text)  # lower() keeps offsets for all but a few non-ASCII letters
+        spans, seen = [], set()
+        for rule in self.rules:
+            for start, end in _matches(rule, text, lower, anchored):
+                if (rule.label, start, end) in seen:  # two regexes of one concept on the same words
+                    continue
+                seen.add((rule.label, start, end))
+                span = doc.char_span(start, end, label=rule.label, alignment_mode="expand")
+                if span is not None and len(span):
+                    spans.append(span)
+        doc.spans[GROUP] = spans
+        return doc
+
+
+def _matches(rule: _Compiled, text: str, lower: str, anchored: bool):
+    """(start, end) of the rule's matches. A rule whose matches all start with known words is tried only
+    where those words occur (most rules, most notes: a few string searches instead of a regex scan)."""
+    if rule.gates is None or not anchored:
+        for found in rule.regex.finditer(text):
+            if found.end() > found.start():
+                yield found.start(), found.end()
+        return
+    positions = set()
+    for gate in rule.gates:
+        at = lower.find(gate)
+        while at >= 0:
+            positions.add(at)
+            at = lower.find(gate, at + 1)
+    last_end = -1
+    for at in sorted(positions):
+        if at < last_end:
+            continue
+        found = rule.regex.match(text, at)
+        if found and found.end() > found.start():
+            last_end = found.end()
+            yield found.start(), found.end()
+
+
+class TextReader:
+    """Reads a text into Mentions of the given concept rules. Thread-safe: one per worker, shared."""
+
+    def __init__(self, rules: tuple[ConceptRule, ...]):
+        self.rules = rules
+        self.nlp = _pipeline(rules)
+        # spaCy pipelines are not documented as thread-safe; gunicorn threads share this one.
+        self._lock = threading.Lock()
+
+    def read(self, text: str) -> list[Mention]:
+        if not text.strip():
+            return []
+        with self._lock:
+            doc = self.nlp(text)
+            spans = list(doc.spans.get(GROUP, ()))
+        found = []
+        for span in spans:
+            section = span._.section_category
+            sent = span.sent
+            found.append(Mention(
+                label=span.label_, start=span.start_char, end=span.end_char, text=span.text,
+                sentence_start=sent.start_char, sentence_end=sent.end_char, section=section,
+                negated=span._.is_negated,
+                hypothetical=span._.is_hypothetical or section in HYPOTHETICAL_SECTIONS,
+                historical=span._.is_historical or section in HISTORICAL_SECTIONS,
+                family=span._.is_family, uncertain=span._.is_uncertain,
+            ))
+        found.sort(key=lambda m: (m.start, -m.end))
+        return found
+
+
+@lru_cache(maxsize=4)
+def _pipeline(rules: tuple[ConceptRule, ...]):
+    """Built once per distinct rule set (per worker; tests that load the same packs share it)."""
+    silence_libraries()
+    import medspacy  # noqa: F401  (registers the medspaCy factories)
+    import spacy
+    from medspacy.context import ConTextRule
+    from medspacy.custom_tokenizer import create_medspacy_tokenizer
+    from medspacy.section_detection import SectionRule
+
+    from . import sentences  # noqa: F401  (registers clinical_sentences)
+
+    silence_libraries()  # again: importing PyRuSH installs loguru's handler
+    nlp = spacy.blank("en")
+    nlp.tokenizer = create_medspacy_tokenizer(nlp)
+    nlp.add_pipe("clinical_sentences")
+    nlp.add_pipe("concept_matcher").rules = tuple(compile_rule(rule) for rule in rules)
+    # Our modifier rules only (language.CONTEXT, phrase-matched): medspaCy's defaults are token patterns with
+    # regex predicates that cost about 1.5 ms per note here, and some do not fit procedure notes ("but" as a
+    # negation).
+    context = nlp.add_pipe("medspacy_context", config={
+        "rules": None, "input_span_type": "group", "span_group_name": GROUP})
+    context.add([ConTextRule(literal, category, direction=direction) for literal, category, direction in CONTEXT])
+    sectionizer = nlp.add_pipe("medspacy_sectionizer", config={
+        "rules": None, "input_span_type": "group", "span_group_name": GROUP})
+    sectionizer.add([SectionRule(category, category, pattern=pattern) for category, pattern in SECTIONS])
+    return nlp
+
+
+@Language.factory("concept_matcher")
+def _concept_matcher(nlp, name):  # no annotations: spaCy's config system cannot resolve postponed ones
+    return ConceptMatcher(())  # rules are set after creation: regexes do not survive spaCy's config system

@@ -1,0 +1,1 @@
+"""The test suite (a regular package, so that a library shipping a top-level `tests` package cannot shadow it)."""

@@ -1,0 +1,155 @@
+"""Reading notes: side, catheter fate, guidance, volume and complications from the text, with ConText, sections
+and attribution to the procedure each sentence describes; the evidence on the card."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from cds_service.text.quantities import volume_ml
+from tests.coding.helpers import post, suggestions
+
+from .kit import DRAIN, THORACENTESIS, note_call
+
+US_SAVED = [{"modality": "US", "instances": 2, "procedure": 0}]
+
+
+def _card(client, text: str, **kwargs) -> dict:
+    return suggestions(post(client, note_call(text, **kwargs)))["Procedure/p1"]
+
+
+def _lines(ext: dict) -> list[str]:
+    return ["-".join([line["code"], *line.get("modifiers", [])]) for line in ext.get("lines", [])]
+
+
+def _evidence(ext: dict) -> dict[str, dict]:
+    return {item["field"]: item for item in ext.get("evidence", [])}
+
+
+@pytest.mark.parametrize("text, side", [
+    ("Right-sided thoracentesis, 900 mL removed, catheter removed. No complications.", "RT"),
+    ("R thora, 900 mL off, needle out. No ptx.", "RT"),
+    ("Thoracentesis of the left hemithorax: 700 cc drained, catheter removed, no complications.", "LT"),
+    ("Lt thoracentesis. 700 cc drained. Catheter removed. No complications.", "LT"),
+    ("Bilateral effusions. Right thoracentesis performed, 1 L removed, catheter removed, no complications.", "RT"),
+])
+def test_side_is_read_from_the_note_when_body_site_is_empty(client, text, side):
+    ext = _card(client, text)
+    assert _lines(ext)[0].endswith(side)
+    assert "laterality" not in ext.get("documentationGaps", [])
+
+
+def test_left_in_place_and_the_other_lung_in_findings_are_not_a_side(client):
+    ext = _card(client, "Right thoracentesis. 1 L removed. Catheter removed. Findings: small left effusion too. "
+                        "The patient left the room in good condition. No complications.")
+    assert _lines(ext) == ["32554-RT"]
+    ext = _card(client, "Pleural drain placed and left in place, to suction. 400 mL out. No complications.",
+                procedures=[{"code": DRAIN}])
+    assert _lines(ext) == ["32556"] and "laterality" in ext["documentationGaps"]
+
+
+def test_body_site_and_note_disagreeing_is_a_laterality_gap_naming_the_conflict(client):
+    ext = _card(client, "Left thoracentesis, 800 mL, catheter removed, no complications.",
+                procedures=[{"code": THORACENTESIS, "body_site": "right"}])
+    assert "laterality" in ext["documentationGaps"]
+    assert "bodySite says right" in ext["card"]["detail"] and "the note says left" in ext["card"]["detail"]
+
+
+@pytest.mark.parametrize("text", [
+    "Thoracentesis, 8 Fr pigtail placed, secured with sutures and dressed. 500 mL out. No complications.",
+    "Pigtail catheter placed and connected to a Pleur-evac at -20 cm H2O. 500 mL. No complications.",
+    "Catheter inserted, attached to a drainage bag. Patient admitted with the tube. 500 mL. No complications.",
+    "Catheter placed; to water seal. 500 mL drained. No complications.",
+])
+def test_a_catheter_that_stayed_is_a_drain(client, text):
+    assert _lines(_card(client, text))[0].startswith("32556")
+
+
+def test_placed_then_removed_is_removed_and_an_unstated_fate_is_a_gap(client):
+    ext = _card(client, "Catheter placed and connected to drainage, 1 L out, then the catheter was removed. "
+                        "No complications.")
+    assert _lines(ext)[0].startswith("32554") and _evidence(ext)["fate"]["value"] == "removed"
+    ext = _card(client, "Thoracentesis: an 8 Fr catheter was advanced into the pleural space, 1 L drained. "
+                        "No complications.")
+    assert _lines(ext)[0].startswith("32554") and "catheter-disposition" in ext["documentationGaps"]
+
+
+@pytest.mark.parametrize("text, claimed", [
+    ("Thoracentesis without ultrasound guidance, 1 L removed, catheter removed, no complications.", False),
+    ("Thoracentesis. No imaging used. 1 L removed, catheter removed, no complications.", False),
+    ("Ultrasound-guided thoracentesis, 1 L removed, catheter removed, no complications.", True),
+])
+def test_negated_guidance_is_no_claim(client, text, claimed):
+    ext = _card(client, text)
+    assert ("saved-images" in ext.get("documentationGaps", [])) is claimed
+    assert ("guidance" in _evidence(ext)) is claimed
+
+
+@pytest.mark.parametrize("text, ml", [
+    ("a liter and a half", 1500), ("nearly a liter", 1000), ("approximately 2 L", 2000), ("1,200 mL", 1200),
+    ("650 cc", 650), ("one point two liters", 1200), ("half a liter", 500), ("fifteen hundred cc", 1500),
+])
+def test_volumes_in_digits_or_words(text, ml):
+    assert volume_ml(text) == ml
+
+
+def test_volume_and_complication_statements_in_words_fill_their_gaps(client):
+    ext = _card(client, "Thoracentesis. Lidocaine 10 mL. We removed a liter and a half, catheter removed. "
+                        "No pneumothorax on the post-procedure film.")
+    assert not {"fluid-volume", "complications"} & set(ext.get("documentationGaps", []))
+    assert _evidence(ext)["volume"]["value"] == 1500
+    ext = _card(client, "Thoracentesis. Lidocaine 10 mL to the skin. Catheter removed.")
+    assert {"fluid-volume", "complications"} <= set(ext["documentationGaps"])
+
+
+def test_planned_or_past_procedures_are_not_the_act(client):
+    ext = _card(client, "Pleural drain placed, sutured in place. 300 mL. No complications. History: s/p left "
+                        "thoracentesis last week. Plan: right thoracentesis tomorrow.", procedures=[{"code": DRAIN}])
+    assert _lines(ext) == ["32556"]  # no side from the history or the plan
+
+
+def test_another_pleural_procedure_is_never_billed_as_a_thoracentesis_or_drain(client):
+    call = note_call("Tunneled pleural catheter (PleurX) placed on the left, tunneled subcutaneously, 1 L drained.",
+                     procedures=[{"code": DRAIN}])
+    body = post(client, call)
+    codes = {line["code"] for ext in suggestions(body).values() for line in ext.get("lines", [])}
+    assert not codes & {"32554", "32555", "32556", "32557"}
+
+
+def test_right_and_left_taps_each_get_their_own_side_and_volume(client):
+    text = ("Bilateral thoracenteses under ultrasound guidance.\nRight: 900 mL removed, catheter removed.\n"
+            "Left: 600 mL removed, catheter removed.\nNo complications.")
+    call = note_call(text, procedures=[{"code": THORACENTESIS}, {"code": THORACENTESIS}],
+                     imaging=[{"modality": "US", "instances": 2, "procedure": 0},
+                              {"modality": "US", "instances": 2, "procedure": 1}])
+    found = suggestions(post(client, call))
+    assert _evidence(found["Procedure/p1"])["side"]["value"] == "right"
+    assert _evidence(found["Procedure/p1"])["volume"]["value"] == 900
+    assert _evidence(found["Procedure/p2"])["side"]["value"] == "left"
+    assert _evidence(found["Procedure/p2"])["volume"]["value"] == 600
+    assert sorted(line for ext in found.values() for line in _lines(ext)) == ["32555-50"]
+
+
+def test_tap_converted_to_drain_gives_the_catheter_to_the_drain(client):
+    text = ("Ultrasound-guided right thoracentesis drained 600 mL, then an 8.5 Fr catheter was placed, sutured in "
+            "place and connected to drainage. No complications.")
+    call = note_call(text, procedures=[{"code": THORACENTESIS}, {"code": DRAIN, "start": "2026-03-04T10:35:00Z"}],
+                     imaging=[{"modality": "US", "instances": 2}])
+    found = suggestions(post(client, call))
+    assert _lines(found["Procedure/p2"]) == ["32557-RT"] and _lines(found["Procedure/p1"]) == []
+
+
+def test_every_text_decision_cites_its_sentence_with_offsets_into_the_note(client):
+    text = "Indication: effusion.\nProcedure: Left thoracentesis under ultrasound guidance.\n1.2 L removed.\n" \
+           "Catheter removed. No complications."
+    ext = _card(client, text, imaging=US_SAVED)
+    call_text = base64.b64decode(note_call(text)["context"]["note"]["content"][0]["attachment"]["data"]).decode()
+    evidence = _evidence(ext)
+    assert {"side", "guidance", "volume", "fate", "complications"} <= set(evidence)
+    for item in evidence.values():
+        assert item["documentReference"] == "DocumentReference/note-1"
+        assert call_text[item["start"]:item["end"]] == item["text"]
+    assert evidence["volume"]["text"] == "1.2 L removed."
+    assert '\\"Procedure: Left thoracentesis under ultrasound guidance.\\"' in ext["card"]["detail"] or \
+        "Procedure: Left thoracentesis under ultrasound guidance." in ext["card"]["detail"]
