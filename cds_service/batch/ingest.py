@@ -14,7 +14,7 @@ from .staging import Stage
 
 BATCH = 5000
 
-# progress(bytes_done_in_this_file, resources_read_in_this_batch)
+# progress(file, bytes of the file read so far, lines read since the last call)
 Progress = Callable[[Path, int, int], None]
 
 

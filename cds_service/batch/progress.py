@@ -20,11 +20,12 @@ class Progress:
         self.unit = ""
         self.total: int | None = None
         self.done = 0
+        self.note: dict[str, int] = {}  # a second count shown beside the first (resources while reading bytes)
         self._started = self._last = time.monotonic()
 
     def start(self, phase: str, unit: str, total: int | None, done: int = 0) -> None:
         self.close_phase()
-        self.phase, self.unit, self.total, self.done = phase, unit, total, done
+        self.phase, self.unit, self.total, self.done, self.note = phase, unit, total, done, {}
         self._started = self._last = time.monotonic()
         self._base = done
         if self.tty:
@@ -32,21 +33,24 @@ class Progress:
             from rich.progress import Progress as Bar
 
             self._bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
-                            TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=_console(self.stream),
-                            transient=False)
+                            TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), TextColumn("{task.fields[note]}"),
+                            console=_console(self.stream), transient=False)
             self._bar.start()
-            self._task = self._bar.add_task(f"{phase} ({unit})", total=total, completed=done, rate="")
+            self._task = self._bar.add_task(f"{phase} ({unit})", total=total, completed=done, rate="", note="")
         else:
             self._emit("start")
 
-    def advance(self, count: int, total: int | None = None) -> None:
+    def advance(self, count: int, total: int | None = None, **note: int) -> None:
         self.done += count
         if total is not None:
             self.total = total
+        for name, value in note.items():
+            self.note[name] = self.note.get(name, 0) + value
         now = time.monotonic()
         if self._bar is not None:
             rate = f"{self.rate():,.0f} {self.unit}/s"
-            self._bar.update(self._task, completed=self.done, total=self.total, rate=rate)
+            text = ", ".join(f"{value:,} {name}" for name, value in self.note.items())
+            self._bar.update(self._task, completed=self.done, total=self.total, rate=rate, note=text)
         elif now - self._last >= self.interval:
             self._emit("progress")
 
@@ -57,7 +61,7 @@ class Progress:
     def _emit(self, event: str) -> None:
         rate = self.rate()
         record = {"event": event, "phase": self.phase, "unit": self.unit, "done": self.done, "total": self.total,
-                  "rate": round(rate, 1)}
+                  "rate": round(rate, 1), **self.note}
         if self.total and rate > 0:
             record["etaSeconds"] = round(max(self.total - self.done, 0) / rate, 1)
         self.stream.write(orjson.dumps(record).decode() + "\n")

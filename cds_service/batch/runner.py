@@ -84,8 +84,8 @@ def _ingest(stage: Stage, files: list[Path], progress: Progress, stop: _StopFlag
     progress.start("read", "bytes", total)
     offsets: dict[Path, int] = {}
 
-    def advance(path: Path, position: int, _resources: int) -> None:
-        progress.advance(position - offsets.get(path, 0))
+    def advance(path: Path, position: int, lines: int) -> None:
+        progress.advance(position - offsets.get(path, 0), lines=lines)
         offsets[path] = position
 
     for path in files:

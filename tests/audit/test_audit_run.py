@@ -128,16 +128,18 @@ def test_command_line_prints_json_progress_off_a_terminal(export, tmp_path):
     events = [json.loads(line) for line in result.stderr.splitlines()]
     assert {e["phase"] for e in events if e["event"] == "start"} == {"read", "code", "write"}
     assert events[-1]["event"] == "message" and "encounters" in events[-1]["message"]
+    read_end = next(e for e in events if e["event"] == "end" and e["phase"] == "read")
+    assert read_end["done"] == read_end["total"] and read_end["lines"] > 1000  # bytes, and lines read
     assert (tmp_path / "report.html").exists() and "moneyAtStake" not in (tmp_path / "summary.json").read_text()
 
 
 def test_progress_bar_on_a_terminal():
     stream = io.StringIO()
     progress = Progress(stream=stream, tty=True)
-    progress.start("code", "encounters", 10)
-    progress.advance(5)
+    progress.start("read", "bytes", 10)
+    progress.advance(5, resources=42)
     progress.close_phase()
-    assert "code (encounters)" in stream.getvalue() and "5/10" in stream.getvalue()
+    assert "read (bytes)" in stream.getvalue() and "5/10" in stream.getvalue() and "42 resources" in stream.getvalue()
 
 
 def test_dask_cluster_gives_the_same_findings(export, single, tmp_path):
