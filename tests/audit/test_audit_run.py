@@ -100,8 +100,8 @@ def test_interrupt_then_resume(export, single, tmp_path, monkeypatch):
     original = progress.advance
     sent = []
 
-    def advance(count, total=None):
-        original(count, total)
+    def advance(count, total=None, **note):
+        original(count, total, **note)
         if progress.phase == "code" and not sent:
             sent.append(True)
             os.kill(os.getpid(), signal.SIGINT)
