@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from ..evidence.facts import ActFacts
-from .decide import NOT_DONE, choose_approach, recognise
+from .decide import NOT_DONE, _text_match, choose_approach, recognise
 from .model import ORDER, Finding
 from .packs import RuleBook
 
@@ -62,6 +62,13 @@ def sequence_courses(book: RuleBook, findings: list[Finding], history: list[ActF
             if same_encounter or day - other <= timedelta(days=window):
                 earlier.append((other, act.key))
         looked = "this call's procedures" + (" and the patient's earlier encounters" if history else "")
+        said = _says_later_day(finding)
+        if not earlier and said:
+            entry = finding.pack.code_for(finding.approach.id, finding.guided, "later")
+            if entry is not None:
+                finding.entry = entry
+                finding.edits.append(f"A later day of the course: {said}; no earlier day of it in {looked}.")
+                continue
         if not earlier:
             finding.edits.append(f"First day of the course: no earlier day of it in {looked} (same encounter, or "
                                  f"within {window} days).")
@@ -73,6 +80,19 @@ def sequence_courses(book: RuleBook, findings: list[Finding], history: list[ActF
         first_day, first_key = min(earlier)
         finding.edits.append(f"A later day of the course, which began on {first_day.isoformat()} ({first_key}): "
                              f"{len({d for d, _ in earlier})} earlier day(s) within the course.")
+
+
+def _says_later_day(finding: Finding) -> str | None:
+    """Where the act's own words (its code text or its own note) say it is a later day of its course."""
+    patterns = finding.approach.course_later_text
+    if not patterns:
+        return None
+    act = finding.act
+    found = patterns.search(act.code_text) if act.code_text else None
+    if found:
+        return f"\"{found}\" in the code text of {act.key}"
+    match = _text_match(act, patterns, own_only=True)
+    return f"\"{match[0]}\" in {match[1]}" if match else None
 
 
 def one_unit_a_day(findings: list[Finding]) -> None:

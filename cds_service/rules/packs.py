@@ -65,6 +65,7 @@ class Approach:
     selects_from: frozenset[str] | None = None
     # Day-sequence codes: an earlier act of this approach within this many days makes this a later day.
     course_days: int | None = None
+    course_later_text: Patterns = Patterns()  # the act's own words saying it is a later day of its course
 
 
 @dataclass(frozen=True)
@@ -360,6 +361,8 @@ def load_pack(path: Path) -> RulePack:
             absorbs={item["approach"]: item["why"] for item in a.get("absorbs", [])},
             selects_from=frozenset(a["selects_from"]) if "selects_from" in a else None,
             course_days=a.get("course", {}).get("window_days"),
+            course_later_text=_patterns(path, f"approaches[{i}].course.later_day_text",
+                                        a.get("course", {}).get("later_day_text")),
         ))
     approach_ids = {a.id for a in approaches}
     _require(len(approach_ids) == len(approaches), path, "approaches", "approach ids must be unique")

@@ -28,7 +28,7 @@ def demo_pack() -> dict:
     pack.pop("not_performed")
     pack.pop("icd10pcs", None)  # paracentesis's ICD-10-PCS codes stay paracentesis's
     pack["approaches"] = [
-        {"id": "rinse", "label": "demo rinse", "recognise": {"snomed": ["1234568"]}, "course": {"window_days": 14}},
+        {"id": "rinse", "label": "demo rinse", "recognise": {"snomed": ["1234568"]}, "course": {"window_days": 14, "later_day_text": [r"rinse day [2-9]"]}},
         {"id": "tap", "label": "demo tap", "recognise": {"snomed": ["1234567"]}},
     ]
     base = pack["codes"][0]
@@ -168,6 +168,10 @@ def test_day_sequence_reads_the_fetched_history(tmp_path):
     assert code(engine, [*today, same])["Procedure/r2"]["lines"] == ["0005T-RT"]
     cancelled = dict(earlier, status="not-done")
     assert code(engine, today, history=[cancelled])["Procedure/r2"]["lines"] == ["0004T-RT"]
+    # The act's own words say a later day: the later-day code although no earlier day was read.
+    said = rinse("r2", "2024-01-10T10:00:00Z", note="rinse day 3, 5 mg")
+    found = code(engine, [said])["Procedure/r2"]
+    assert found["lines"] == ["0005T-RT"] and "rinse day 3" in found["detail"]
 
 
 def test_history_is_asked_for_only_when_a_coded_act_may_be_a_later_day(tmp_path):

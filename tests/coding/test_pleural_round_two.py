@@ -51,6 +51,11 @@ SCENARIOS = {
     # Negative: 20 days before, another encounter: a new course.
     "fibrinolysis-old-course.encounter-discharge": {"Procedure/p1": (["32561-RT"], NONE, NONE, "info")},
     "fibrinolysis-no-dose.encounter-discharge": {"Procedure/p1": (["32561-RT"], NONE, ["agent-and-dose"], "warning")},
+    # The act's own note says treatment day 2: a later day although no earlier day was read.
+    "fibrinolysis-later-day-by-note.note-sign": {"Procedure/p1": (["32562-RT"], NONE, NONE, "info")},
+    # Negatives of 32550: a plan mentioning a tunneled catheter; the drainage of one already in place (no card).
+    "thoracentesis-plan-mentions-pleurx.encounter-discharge": {"Procedure/p1": (["32555-RT"], NONE, NONE, "info")},
+    "pleurx-drainage-visit.encounter-discharge": {},
     # 32550 and 32560 same side, same session: NCCI 32550/32560 indicator 1 -> 32560 not separately billable.
     "pleurodesis-with-tunneled-catheter.encounter-discharge": {
         "Procedure/p1": (["32550-RT", "75989-26"], NONE, NONE, "info"),
