@@ -28,7 +28,8 @@ def demo_pack() -> dict:
     pack.pop("not_performed")
     pack.pop("icd10pcs", None)  # paracentesis's ICD-10-PCS codes stay paracentesis's
     pack["approaches"] = [
-        {"id": "rinse", "label": "demo rinse", "recognise": {"snomed": ["1234568"]}, "course": {"window_days": 14, "later_day_text": [r"rinse day [2-9]"]}},
+        {"id": "rinse", "label": "demo rinse", "recognise": {"snomed": ["1234568"]},
+         "course": {"window_days": 14, "later_day_text": [r"rinse day [2-9]"]}},
         {"id": "tap", "label": "demo tap", "recognise": {"snomed": ["1234567"]}},
     ]
     base = pack["codes"][0]
