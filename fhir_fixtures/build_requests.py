@@ -444,15 +444,11 @@ def pleural_round_two() -> dict[str, dict]:
         imaging("img-1", "09:58", procedure_id="p1"),
         procedure("p2", start="10:35", end="10:45", text_only="Talc slurry pleurodesis", notes=[
             "Talc 4 g instilled through the new catheter. No complications."])])
-    # Negatives of the tunneled catheter: a plan that mentions one does not make a thoracentesis 32550; draining
-    # an existing catheter at a visit is not a procedure of the pack (no card).
+    # Negative of the tunneled catheter: a plan that mentions one does not make a thoracentesis 32550.
     s["thoracentesis-plan-mentions-pleurx.encounter-discharge"] = discharge([
         J90, procedure("p1", notes=[FULL_NOTE + " Plan: consider a PleurX catheter if it recurs; we will place a "
                                     "tunneled catheter rather than repeat the tap."]),
         imaging("img-1", "09:58", procedure_id="p1")])
-    s["pleurx-drainage-visit.encounter-discharge"] = discharge([
-        J91, procedure("p1", text_only="Drainage of indwelling pleural catheter", notes=[
-            "Existing PleurX drained with a vacuum bottle, 700 mL."])], cls="AMB")
     # The note says a later day of the course whose first day was not read: 32562.
     fib_day2 = document("note-1", "tPA/DNase treatment day 2 via the right chest tube: alteplase 10 mg and dornase "
                         "5 mg instilled, clamped 1 h. No complications.", ["Procedure/p1"])

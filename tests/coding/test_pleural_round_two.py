@@ -53,9 +53,8 @@ SCENARIOS = {
     "fibrinolysis-no-dose.encounter-discharge": {"Procedure/p1": (["32561-RT"], NONE, ["agent-and-dose"], "warning")},
     # The act's own note says treatment day 2: a later day although no earlier day was read.
     "fibrinolysis-later-day-by-note.note-sign": {"Procedure/p1": (["32562-RT"], NONE, NONE, "info")},
-    # Negatives of 32550: a plan mentioning a tunneled catheter; the drainage of one already in place (no card).
+    # Negative of 32550: a plan mentioning a tunneled catheter.
     "thoracentesis-plan-mentions-pleurx.encounter-discharge": {"Procedure/p1": (["32555-RT"], NONE, NONE, "info")},
-    "pleurx-drainage-visit.encounter-discharge": {},
     # 32550 and 32560 same side, same session: NCCI 32550/32560 indicator 1 -> 32560 not separately billable.
     "pleurodesis-with-tunneled-catheter.encounter-discharge": {
         "Procedure/p1": (["32550-RT", "75989-26"], NONE, NONE, "info"),
@@ -118,3 +117,11 @@ def test_course_cards_explain_the_day_and_name_unchecked_history(client):
     # When the data already show an earlier day for every coded act, nothing more is read or named.
     prefetched = suggestions(post(client, request("fibrinolysis-earlier-encounter-prefetched.encounter-discharge")))
     assert "procedureHistory" not in prefetched["Procedure/p1"]["card"]["detail"]
+
+
+def test_draining_an_existing_tunneled_catheter_is_not_coded(client):
+    call = request("tunneled-catheter-unguided.encounter-discharge")
+    procedure = call["prefetch"]["procedures"]["entry"][0]["resource"]
+    procedure["code"] = {"text": "Drainage of indwelling pleural catheter"}
+    procedure["note"] = [{"text": "Existing PleurX drained with a vacuum bottle, 700 mL."}]
+    assert suggestions(post(client, call)) == {}
