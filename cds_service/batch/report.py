@@ -6,6 +6,7 @@ A table of the exceptions (filter by status, family, text) whose rows link to th
 
 from __future__ import annotations
 
+import re
 from html import escape
 from pathlib import Path
 
@@ -111,6 +112,14 @@ def _lines(lines: list[dict]) -> str:
                      if line.get("units", 1) != 1 else "") for line in lines) or "—"
 
 
+_MARKDOWN_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~])")
+
+
+def _plain(markdown: str) -> str:
+    """The card's Markdown as plain text for a <pre> block (the escapes of resource text removed)."""
+    return _MARKDOWN_ESCAPE.sub(r"\1", markdown)
+
+
 def _money(value: float | None) -> str:
     return "" if value is None else f"${value:,.2f}"
 
@@ -169,7 +178,7 @@ def write_report(path: Path, summary: dict, exceptions: list[dict], with_money: 
             f'billed {escape(_lines(record["billed"]))} (from {escape(record["billedFrom"])}); '
             f'problems: {escape(", ".join(record["problems"]) or "none")}.</p>'
             + (f"<ul>{resources}</ul>" if resources else "")
-            + (f'<pre>{escape(evidence["detail"])}</pre>' if evidence.get("detail") else "")
+            + (f'<pre>{escape(_plain(evidence["detail"]))}</pre>' if evidence.get("detail") else "")
             + "</details>")
     body.append(f"<script>{_SCRIPT}</script></body></html>\n")
     path.write_text("\n".join(body), encoding="utf-8")
