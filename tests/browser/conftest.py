@@ -96,17 +96,24 @@ def launch_browser(playwright, user_data_dir: Path, service_url: str) -> Browser
 
 
 @pytest.fixture(scope="session")
-def browser(playground_service, tmp_path_factory) -> Iterator[Browser]:
+def playwright_driver():
+    """One Playwright driver per session: its sync API cannot run two at once in one thread."""
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed: run `bash tests/infra/install.sh` (part of `make test`)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        launched = launch_browser(playwright, tmp_path_factory.mktemp("chromium-profile"), playground_service.base_url)
-        try:
-            yield launched
-        finally:
-            launched.context.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver, playground_service, tmp_path_factory) -> Iterator[Browser]:
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    launched = launch_browser(playwright_driver, profile, playground_service.base_url)
+    try:
+        yield launched
+    finally:
+        launched.context.close()
 
 
 @pytest.fixture

@@ -72,29 +72,26 @@ def screens(tmp_path_factory) -> Iterator[Screens]:
 
 
 @pytest.fixture(scope="module")
-def chromium(screens, tmp_path_factory):
-    from playwright.sync_api import sync_playwright
-
+def chromium(playwright_driver, screens, tmp_path_factory):
     allowed = {urlsplit(url).netloc for url in (screens.harness_url, screens.discovery, screens.fhir_url)}
     outside: list[str] = []
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-sandbox")), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-            headless=True, viewport=VIEWPORT,
-        )
+    context = playwright_driver.chromium.launch_persistent_context(
+        str(tmp_path_factory.mktemp("chromium-sandbox")), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
+        headless=True, viewport=VIEWPORT,
+    )
 
-        def only_loopback_servers(route):
-            if urlsplit(route.request.url).netloc in allowed:
-                route.continue_()
-            else:
-                outside.append(route.request.url)
-                route.abort()
+    def only_loopback_servers(route):
+        if urlsplit(route.request.url).netloc in allowed:
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
 
-        context.route("**/*", only_loopback_servers)
-        try:
-            yield context
-        finally:
-            context.close()
+    context.route("**/*", only_loopback_servers)
+    try:
+        yield context
+    finally:
+        context.close()
     assert outside == [], f"the page tried to reach other hosts: {outside}"
 
 
