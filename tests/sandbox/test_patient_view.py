@@ -89,17 +89,16 @@ def test_no_card_when_every_recent_procedure_is_in_order(client):
     assert response.get_json() == {"cards": []}
 
 
-def test_a_missing_side_is_still_open_even_with_the_code(client):
-    """No side: the RT/LT modifier cannot be set and the laterality gap is open, so the card stays."""
-    resources = encounter_resources(days_ago=3)
-    procedure = procedure_of(resources)
-    procedure["code"]["coding"].append({"system": CPT, "code": "32555"})
-    del procedure["bodySite"]
+def test_an_open_billing_gap_keeps_the_card_even_with_the_code(client):
+    """No diagnosis supports the procedure: the indication gap is open, so the card stays."""
+    resources = [r for r in encounter_resources(days_ago=3) if r["resourceType"] != "Condition"]
+    procedure_of(resources)["code"]["coding"].append({"system": CPT, "code": "32555"})
 
     (card,) = client.post(PATIENT_VIEW, json=patient_view_call(resources)).get_json()["cards"]
 
-    assert "laterality" in card["extension"]["cpt-coding.suggestion"]["documentationGaps"]
+    assert "indication" in card["extension"]["cpt-coding.suggestion"]["documentationGaps"]
     assert card["indicator"] == "warning"
+    assert "suggestions" not in card  # the code is right: nothing to update
 
 
 @pytest.mark.parametrize("days_ago, shown", [(1, True), (29, True), (31, False), (400, False)])
