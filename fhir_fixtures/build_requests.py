@@ -449,6 +449,13 @@ def pleural_round_two() -> dict[str, dict]:
         J90, procedure("p1", notes=[FULL_NOTE + " Plan: consider a PleurX catheter if it recurs; we will place a "
                                     "tunneled catheter rather than repeat the tap."]),
         imaging("img-1", "09:58", procedure_id="p1")])
+    # Order-sign: a tunneled catheter ordered with 75989 (its own line, no delete) and with 77002 (not billed
+    # with it: a delete of that order is suggested).
+    s["tunneled-catheter-with-guidance-orders.order-sign"] = order_call("order-sign", [
+        order("sr-1", kind=None, cpt="32550", text="Tunneled pleural catheter placement"),
+        order("sr-75989", kind=None, side=None, cpt="75989", text="Imaging guidance for catheter drainage"),
+        order("sr-77002", kind=None, side=None, cpt="77002", text="Fluoroscopic guidance for needle placement")],
+        [J91])
     # The note says a later day of the course whose first day was not read: 32562.
     fib_day2 = document("note-1", "tPA/DNase treatment day 2 via the right chest tube: alteplase 10 mg and dornase "
                         "5 mg instilled, clamped 1 h. No complications.", ["Procedure/p1"])

@@ -30,6 +30,9 @@ SCENARIOS = {
     "tunneled-catheter-opposite-tap.encounter-discharge": {
         "Procedure/p1": (["32555-LT-XS"], NONE, NONE, "info"),
         "Procedure/p2": (["32550-RT", "75989-26-XS"], NONE, NONE, "info")},
+    # Order-sign: an ordered 75989 is the separate guidance line; an ordered 77002 is not billed with 32550.
+    "tunneled-catheter-with-guidance-orders.order-sign": {
+        "ServiceRequest/sr-1": (["32550-RT", "75989-26"], ["77002"], NONE, "info")},
     # 32552 by its words and by its CPT code (side from the body site; bilateral indicator 0).
     "tunneled-catheter-removal.encounter-discharge": {"Procedure/p1": (["32552-RT"], NONE, NONE, "info")},
     "tunneled-catheter-removal-by-cpt.note-sign": {"Procedure/p1": (["32552-LT"], NONE, NONE, "info")},
@@ -125,3 +128,9 @@ def test_draining_an_existing_tunneled_catheter_is_not_coded(client):
     procedure["code"] = {"text": "Drainage of indwelling pleural catheter"}
     procedure["note"] = [{"text": "Existing PleurX drained with a vacuum bottle, 700 mL."}]
     assert suggestions(post(client, call)) == {}
+
+
+def test_only_the_guidance_order_not_billed_with_the_catheter_is_deleted(client):
+    card = suggestions(post(client, request("tunneled-catheter-with-guidance-orders.order-sign")))
+    actions = card["ServiceRequest/sr-1"]["card"]["suggestions"][0]["actions"]
+    assert [a.get("resourceId") for a in actions if a["type"] == "delete"] == ["ServiceRequest/sr-77002"]
