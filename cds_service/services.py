@@ -39,9 +39,17 @@ PROCEDURES = _encounter_search("procedures", "Procedure", required=True)
 IMAGING = _encounter_search("imagingStudies", "ImagingStudy", required=True)
 OBSERVATIONS = _encounter_search("observations", "Observation", required=False)
 DOCUMENTS = _encounter_search("documents", "DocumentReference", required=False)
+# Drugs given during the procedures (partOf a Procedure), for drug supply lines; R4 names the encounter
+# search parameter of MedicationAdministration `context`.
+MEDICATIONS = PrefetchSpec(
+    "medications",
+    "MedicationAdministration?patient={{context.patientId}}&context={{context.encounterId}}",
+    fallback="MedicationAdministration?patient={{context.patientId}}",
+)
 
 ORDER_PREFETCH = (PATIENT, ENCOUNTER, CONDITIONS, COVERAGE)
-ENCOUNTER_PREFETCH = (PATIENT, ENCOUNTER, CONDITIONS, PROCEDURES, IMAGING, OBSERVATIONS, DOCUMENTS, COVERAGE)
+ENCOUNTER_PREFETCH = (PATIENT, ENCOUNTER, CONDITIONS, PROCEDURES, IMAGING, OBSERVATIONS, DOCUMENTS, COVERAGE,
+                      MEDICATIONS)
 
 # patient-view: the patient's procedures of the last 30 days. `{{today() - N days}}` is a CDS Hooks prefetch
 # token (FHIRPath date arithmetic, resolved by the sandbox and by this service when it fetches itself).

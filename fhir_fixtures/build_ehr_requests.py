@@ -332,6 +332,7 @@ def encounter_call(f: Flavour, hook: str, resources: list[dict], cls: dict, note
             "observations": searchset(f, by_type.get("Observation", [])),
             "documents": searchset(f, by_type.get("DocumentReference", [])),
             "coverage": searchset(f, [coverage(f, payor)]),
+            "medications": searchset(f, by_type.get("MedicationAdministration", [])),
         },
     }
 

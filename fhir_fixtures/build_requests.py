@@ -185,6 +185,7 @@ def discharge(resources: list[dict], cls: str = "IMP", payor: str = "Medicare Pa
             "observations": bundle(by_type.get("Observation", [])),
             "documents": bundle(by_type.get("DocumentReference", [])),
             "coverage": bundle([coverage(payor)]),
+            "medications": bundle(by_type.get("MedicationAdministration", [])),
         },
     }
 
@@ -464,6 +465,121 @@ def pleural_round_two() -> dict[str, dict]:
     return s
 
 
+# --- joints (arthrocentesis pack): sites, sides, digits, ultrasound with images and a report, drugs ---
+JOINT_SITES = {
+    "knee": {"coding": [{"system": SCT, "code": "72696002", "display": "Knee"}]},
+    "both-knees": {"coding": [{"system": SCT, "code": "36701003", "display": "Both knees"}]},
+    "ankle": {"coding": [{"system": SCT, "code": "344001", "display": "Ankle"}]},
+    "right": {"coding": [{"system": SCT, "code": "24028007", "display": "Right"}]},
+    "left": {"coding": [{"system": SCT, "code": "7771000", "display": "Left"}]},
+}
+OA_KNEE = condition("c-oa", "M17.11", "Unilateral primary osteoarthritis, right knee")
+GOUT = condition("c-gout", "M10.9", "Gout, unspecified")
+US_REPORT = ("Ultrasound images saved to PACS; the needle tip was visualized within the joint recess. ")
+
+
+def joint(pid_: str, sites: list, text: str = "Arthrocentesis", notes: list[str] | None = None,
+          start: str = "10:00", end: str = "10:15", performer: str = DR_A, eid: str = ENC) -> dict:
+    """A joint procedure coded by text only (no SNOMED concept for it was verified); `sites` are JOINT_SITES
+    keys or bodySite texts."""
+    resource = procedure(pid_, start=start, end=end, side=None, performer=performer, notes=notes, text_only=text,
+                         eid=eid)
+    resource["bodySite"] = [JOINT_SITES.get(s, {"text": s}) for s in sites]
+    return resource
+
+
+def administration(mid: str, procedure_id: str, drug: str, value: float | None, unit: str = "mg") -> dict:
+    resource: dict = {"resourceType": "MedicationAdministration", "id": mid, "status": "completed",
+                      "medicationCodeableConcept": {"text": drug}, "subject": ref(f"Patient/{PT}"),
+                      "context": ref(f"Encounter/{ENC}"), "effectiveDateTime": at("10:05"),
+                      "partOf": [ref(f"Procedure/{procedure_id}")]}
+    if value is not None:
+        resource["dosage"] = {"route": {"text": "intra-articular"},
+                              "dose": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org",
+                                       "code": unit}}
+    return resource
+
+
+def joint_scenarios() -> dict[str, dict]:
+    s: dict[str, dict] = {}
+    knee_note = ("Right knee arthrocentesis. Time-out performed. 30 mL of straw-colored fluid aspirated. Injected "
+                 "40 mg triamcinolone acetonide with 3 mL of 1% lidocaine. No complications.")
+    s["joint-knee-triamcinolone.encounter-discharge"] = discharge(
+        [OA_KNEE, joint("p1", ["knee", "right"], notes=[knee_note])], cls="AMB")
+    us_note = ("Left knee aspiration and injection under ultrasound guidance. " + US_REPORT + "80 mg of "
+               "methylprednisolone acetate injected. No complications.")
+    note = document("note-1", us_note, ["Procedure/p1"])
+    s["joint-knee-us-guided.note-sign"] = note_sign(note, [
+        OA_KNEE, joint("p1", ["left knee"]), imaging("img-1", "10:01", procedure_id="p1"), note,
+        procedure("p-guidance", kind="appendectomy", start="10:00", end="10:10", cpt="76942", side=None,
+                  text_only="Ultrasound guidance for needle placement")], cls="AMB")
+    s["joint-us-no-report.encounter-discharge"] = discharge([
+        OA_KNEE, joint("p1", ["right knee"], notes=["Aspiration of the knee, 20 mL. No complications."]),
+        imaging("img-1", "10:01", procedure_id="p1")], cls="AMB")
+    s["joint-us-no-images.encounter-discharge"] = discharge([
+        GOUT, joint("p1", ["Left wrist"], notes=["Wrist aspiration under ultrasound guidance, 2 mL of cloudy "
+                                                 "fluid sent for crystals. No complications."])], cls="AMB")
+    both = "Both knees injected, 40 mg triamcinolone each. No complications."
+    s["joint-both-knees.encounter-discharge"] = discharge([
+        OA_KNEE, joint("p-right", ["knee", "right"], notes=[both]),
+        joint("p-left", ["knee", "left"], start="10:20", end="10:30", notes=[both])], cls="AMB")
+    s["joint-both-knees-rt-lt-payer.encounter-discharge"] = discharge([
+        OA_KNEE, joint("p1", ["both-knees"], notes=["Aspiration of both knees, no drug injected."])],
+        cls="AMB", payor="Example Commercial Health Plan")
+    s["joint-three-joints.encounter-discharge"] = discharge([
+        OA_KNEE, joint("p1", ["right knee", "right shoulder", "left wrist"],
+                       notes=["Aspiration of three joints. No complications."])], cls="AMB")
+    s["joint-fingers-and-toe.encounter-discharge"] = discharge([
+        GOUT, joint("p1", ["right index finger PIP joint", "right middle finger PIP joint", "left toe"],
+                    notes=["Small joint aspirations for crystal analysis. No complications."])], cls="AMB")
+    s["joint-mue-three-major.encounter-discharge"] = discharge([
+        OA_KNEE, joint("p1", ["right knee", "right shoulder"], notes=["Aspirations. No complications."]),
+        joint("p2", ["left hip"], start="10:20", end="10:30", notes=["Hip aspiration. No complications."])],
+        cls="AMB")
+    s["joint-no-site.encounter-discharge"] = discharge([
+        OA_KNEE, joint("p1", [], notes=["Joint aspiration performed. 10 mL removed. No complications."])],
+        cls="AMB")
+    s["joint-methylprednisolone-administration.encounter-discharge"] = discharge([
+        OA_KNEE, joint("p1", ["right shoulder"], text="Shoulder injection", notes=["No complications."]),
+        administration("ma-1", "p1", "Methylprednisolone acetate 40 mg/mL injectable suspension", 80),
+        administration("ma-2", "p1", "Lidocaine 1% injection", 2, "mL")], cls="AMB")
+    s["joint-drug-without-dose.encounter-discharge"] = discharge([
+        OA_KNEE, joint("p1", ["right knee"], notes=["Knee injected with Depo-Medrol. No complications."])],
+        cls="AMB")
+    s["joint-betamethasone-ml.encounter-discharge"] = discharge([
+        OA_KNEE, joint("p1", ["ankle", "left"], notes=["Ankle injection: Celestone Soluspan 1 mL. No "
+                                                         "complications."])], cls="AMB")
+    s["joint-dexamethasone-and-lidocaine.encounter-discharge"] = discharge([
+        OA_KNEE, joint("p1", ["left elbow"], notes=["Elbow injection with 4 mg dexamethasone sodium phosphate "
+                                                     "and 1 mL lidocaine. No complications."])], cls="AMB")
+    s["joint-aspiration-lidocaine-only.encounter-discharge"] = discharge([
+        GOUT, joint("p1", ["right knee"], notes=["Skin anesthetized with 2 mL lidocaine; 25 mL aspirated and "
+                                                 "sent for crystals. No complications."])], cls="AMB")
+    s["joint-fluoroscopic-guidance.encounter-discharge"] = discharge([
+        OA_KNEE, joint("p1", ["left hip"], notes=["Hip injection under fluoroscopic guidance, 40 mg "
+                                                  "triamcinolone. Contrast confirmed intra-articular position; "
+                                                  "images saved. No complications."]),
+        imaging("img-1", "09:58", modality="RF", procedure_id="p1", instances=2)], cls="IMP")
+    s["joint-fluoroscopy-no-report.encounter-discharge"] = discharge([
+        OA_KNEE, joint("p1", ["left hip"], notes=["Hip injection under fluoroscopic guidance. No complications."]),
+        imaging("img-1", "09:58", modality="RF", procedure_id="p1", instances=2)], cls="AMB")
+    s["joint-ct-guided-two-joints.encounter-discharge"] = discharge([
+        OA_KNEE, joint("p1", ["right hip", "right shoulder"], notes=[
+            "CT-guided aspiration of two joints; CT images show the needle tip in each joint. No complications."]),
+        imaging("img-1", "09:58", modality="CT", procedure_id="p1", instances=12)], cls="AMB")
+    s["joint-fingers-us-and-unguided.encounter-discharge"] = discharge([
+        GOUT, joint("p1", ["left thumb CMC joint"], notes=[
+            "Thumb injection under ultrasound guidance. " + US_REPORT + "10 mg triamcinolone. No complications."]),
+        imaging("img-1", "10:01", procedure_id="p1"),
+        joint("p2", ["left ring finger PIP joint"], start="10:20", end="10:25",
+              notes=["Ring finger aspiration. No complications."])], cls="AMB")
+    s["joint-knee-with-guidance-order.order-sign"] = order_call("order-sign", [
+        dict(order("sr-1", kind=None, side=None, text="Knee joint injection"), bodySite=[{"text": "right knee"}]),
+        order("sr-guidance", kind=None, side=None, cpt="76942", text="Ultrasound guidance for needle placement")],
+        [OA_KNEE])
+    return s
+
+
 J91 = condition("c-malignant-effusion", "J91.0", "Malignant pleural effusion")
 EMPYEMA = condition("c-empyema", "J86.9", "Pyothorax without fistula")
 FIB_NOTE = ("Alteplase 10 mg and dornase 5 mg instilled through the right chest tube, clamped for 1 hour. "
@@ -519,7 +635,7 @@ def write(path: Path, content: dict) -> None:
 
 
 if __name__ == "__main__":
-    for name, call in scenarios().items():
+    for name, call in {**scenarios(), **joint_scenarios()}.items():
         write(HERE / "requests" / f"{name}.json", call)
     write(HERE / "fhir" / "encounter-e-thoracentesis.bundle.json", encounter_bundle())
     write(HERE / "fhir" / "fibrinolysis-course.bundle.json", course_bundle())

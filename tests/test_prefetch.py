@@ -44,6 +44,7 @@ FULL = {
     "observations": None,
     "documents": None,
     "coverage": None,
+    "medications": None,
 }
 
 

@@ -35,7 +35,7 @@ def test_discovery_lists_one_service_per_hook(client):
     discharge = next(s for s in services if s["hook"] == "encounter-discharge")
     assert set(discharge["prefetch"]) == {
         "patient", "encounter", "conditions", "procedures", "imagingStudies", "observations", "documents",
-        "coverage",
+        "coverage", "medications",
     }
 
 

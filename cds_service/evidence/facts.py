@@ -109,6 +109,16 @@ class VolumeObservation:
     unit: str
 
 
+@dataclass(frozen=True)
+class MedicationFacts:
+    """A MedicationAdministration that is part of a procedure: the drug's words and the dose given."""
+
+    key: str
+    drug_text: str
+    dose_value: float | None
+    dose_unit: str
+
+
 @dataclass
 class Evidence:
     """Everything one hook call tells the rules, indexed."""
@@ -124,6 +134,7 @@ class Evidence:
     problems: list[str]  # what was skipped or unread, for the cards
     # The patient's Procedures of other encounters read for the rules that look back (courses of treatment).
     history: list[ActFacts] = field(default_factory=list)
+    medications_by_act: dict[str, list[MedicationFacts]] = field(default_factory=dict)
     _imaging_by_ref: dict[str, list[ImagingFacts]] = field(default_factory=dict)
     _imaging_by_based_on: dict[str, list[ImagingFacts]] = field(default_factory=dict)
     _imaging_timeline: dict[str | None, tuple[list[float], list[ImagingFacts]]] = field(default_factory=dict)
@@ -396,7 +407,35 @@ def collect_evidence(evidence_kind: str, context: dict, data: ClinicalData) -> E
         ],
     )
     _index_imaging(evidence, data.of_type("ImagingStudy"))
+    _index_medications(evidence, data.of_type("MedicationAdministration"))
     return evidence
+
+
+def _medication(resource: dict) -> MedicationFacts:
+    drug = concept_text(resource.get("medicationCodeableConcept"))
+    reference = resource.get("medicationReference")
+    if not drug and isinstance(reference, dict) and isinstance(reference.get("display"), str):
+        drug = reference["display"]
+    dosage = resource.get("dosage") if isinstance(resource.get("dosage"), dict) else {}
+    dose = dosage.get("dose") if isinstance(dosage.get("dose"), dict) else {}
+    value = dose.get("value") if isinstance(dose.get("value"), int | float) and not isinstance(
+        dose.get("value"), bool) else None
+    unit = dose.get("code") if isinstance(dose.get("code"), str) else dose.get("unit")
+    if isinstance(dosage.get("text"), str):
+        drug = f"{drug} | {dosage['text']}" if drug else dosage["text"]
+    return MedicationFacts(key_of(resource), drug, float(value) if value is not None else None,
+                           unit if isinstance(unit, str) else "")
+
+
+def _index_medications(evidence: Evidence, administrations: list[dict]) -> None:
+    """Drugs given as part of a procedure (MedicationAdministration.partOf), for drug supply lines."""
+    for resource in administrations:
+        if resource.get("status") in ("not-done", "entered-in-error", "stopped"):
+            continue
+        medication = _medication(resource)
+        for ref in (reference_key(x) for x in listed(resource, "partOf")):
+            if ref:
+                evidence.medications_by_act.setdefault(ref, []).append(medication)
 
 
 def related_acts(document: dict) -> list[str]:

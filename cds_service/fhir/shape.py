@@ -46,6 +46,10 @@ FIELDS: dict[str, dict[str, object]] = {
         "status": STR, "type": DICT, "content": (LIST, DICT), "context": DICT, "subject": DICT,
         "date": STR,
     },
+    "MedicationAdministration": {
+        "status": STR, "medicationCodeableConcept": DICT, "medicationReference": DICT, "subject": DICT,
+        "context": DICT, "partOf": (LIST, DICT), "dosage": DICT, "effectiveDateTime": STR,
+    },
     "Encounter": {"status": STR, "class": DICT, "period": DICT, "subject": DICT, "type": (LIST, DICT)},
     "Coverage": {"status": STR, "payor": (LIST, DICT), "type": DICT, "class": (LIST, DICT)},
     "Patient": {},

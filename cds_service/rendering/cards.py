@@ -32,14 +32,25 @@ def _short(text: str) -> str:
     return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1].rstrip() + "…"
 
 
+def _label(line) -> str:
+    return f"{line.label} x{line.units}" if line.kind == "drug" else line.label
+
+
 def summary(finding: Finding) -> str:
     act, entry = finding.act, finding.entry
-    if finding.lines:
-        labels = ", ".join(line.label for line in finding.lines)
-        text = f"Bill {labels}: {finding.pack.codes[finding.lines[0].code].short}"
+    coded = [line for line in finding.lines if line.code in finding.pack.codes]
+    if coded:
+        labels = ", ".join(_label(line) for line in finding.lines)
+        text = f"Bill {labels}: {finding.pack.codes[coded[0].code].short}"
         if finding.code_is_wrong:
             text += f" (not {', '.join(finding.current_codes)})"
         return _short(text)
+    if finding.site_missing:
+        return _short(f"Which site? {act.key} cannot be coded until it is recorded ({finding.approach.label})")
+    if finding.lines:  # only drug supply lines: the procedure line is on another card
+        labels = ", ".join(_label(line) for line in finding.lines)
+        where = f" (procedure in the bilateral {finding.billed_elsewhere[0]} line)" if finding.billed_elsewhere else ""
+        return _short(f"Bill {labels}: drug supply for {act.key}{where}")
     if finding.billed_elsewhere:
         return _short(f"No line of its own: {act.key} is in the bilateral {finding.billed_elsewhere[0]} line")
     if finding.not_separately_billable and entry is not None:
@@ -63,7 +74,15 @@ def _why(finding: Finding) -> list[str]:
     elif finding.entry is not None:
         reasons.append(f"The procedure was not done, so the imaging that showed why is billed instead: "
                        f"{finding.guidance_why or 'see the ImagingStudy'}.")
-    if finding.pack.laterality:
+    for choice in finding.sites:
+        side = SIDE_WORDS[choice.side] if choice.side else "side not recorded"
+        digit = (f", {choice.digit.label} ({choice.digit_modifier or 'no side for its modifier'})"
+                 if choice.digit else "")
+        reasons.append(f"Site: {choice.site.label} ({side}{digit}), from {choice.why}: {choice.entry.code}.")
+    if finding.site_missing:
+        reasons.append("Site: none of the pack's sites is named in bodySite, the code text or the procedure's own "
+                       "note, so no code can be chosen.")
+    if finding.pack.laterality and not finding.sites:
         if finding.side_conflict:
             reasons.append(f"Side: {finding.side_conflict}.")
         reasons.append(f"Side: {SIDE_WORDS[finding.side]}, from {finding.side_why}." if finding.side
@@ -76,6 +95,11 @@ def _why(finding: Finding) -> list[str]:
             reasons.append(f"Volume removed: {reading.volume.value} mL, from the note: {reading.volume.cited}.")
         if reading.complications is not None:
             reasons.append(f"Complications: stated in the note: {reading.complications.cited}.")
+    for dose in finding.drugs:
+        units = ", ".join(f"{code} x{n}" for code, n in dose.codes)
+        reasons.append(f"Drug: {dose.label}, {dose.mg:g} mg ({dose.why}): {units}." if dose.codes
+                       else f"Drug: {dose.label} ({dose.why}), but no usable dose in mg is recorded.")
+    reasons.extend(f"Not a drug line: {note}." for note in finding.drug_notes)
     if finding.diagnosis is not None:
         dx = finding.diagnosis
         reasons.append(f"Diagnosis: {dx.label} ({dx.source}) supports the procedure.")
@@ -92,7 +116,7 @@ def _why(finding: Finding) -> list[str]:
 def _global_periods(finding: Finding) -> list[str]:
     """Codes of the subject's lines that carry a post-procedure global period (fee schedule 010, 090)."""
     found = []
-    for code in dict.fromkeys(line.code for line in finding.lines):
+    for code in dict.fromkeys(line.code for line in finding.lines if line.code in finding.pack.codes):
         days = finding.pack.codes[code].global_days
         if not days:
             continue
@@ -111,10 +135,13 @@ def _global_periods(finding: Finding) -> list[str]:
 def detail(finding: Finding, problems: list[str]) -> str:
     pack = finding.pack
     parts = [section("Why", bullets(_why(finding)))]
-    explained = [pack.codes[c] for c in dict.fromkeys(line.code for line in finding.lines)]
+    explained = [pack.codes[c] for c in dict.fromkeys(line.code for line in finding.lines) if c in pack.codes]
     if not explained and finding.entry is not None:
         explained = [finding.entry]
     plain = "\n\n".join(f"{entry.code} ({entry.meaning}): {entry.plain}" for entry in explained)
+    drug_codes = [pack.drugs.code(line.code) for line in finding.lines if line.kind == "drug"] if pack.drugs else []
+    plain += "".join(f"\n\n{c.code} ({c.meaning}): the drug itself, billed per {c.mg_per_unit:g} mg "
+                     f"({pack.drugs.source.label})" for c in dict.fromkeys(drug_codes) if c is not None)
     parts.append(section("In plain words", plain))
     gaps = [
         f"{gap.checklist} (`{gap.id}`)" + ("" if gap.billing else " (reminder)")
@@ -143,12 +170,15 @@ def _without_empties(value):
     return value
 
 
+def _procedure_code(finding: Finding) -> str | None:
+    """The first line's CPT code of the pack (drug supply lines are not the subject's code)."""
+    return next((line.code for line in finding.lines if line.code in finding.pack.codes), None)
+
+
 def _coded_resource(finding: Finding) -> dict | None:
     """The subject with the CPT coding set in code.coding (wrong codes of the family replaced)."""
-    if not finding.lines:
-        return None
-    code = finding.lines[0].code
-    if finding.current_codes == [code]:
+    code = _procedure_code(finding)
+    if code is None or finding.current_codes == [code]:
         return None
     resource = _without_empties(finding.act.resource)
     concept = resource.get("code") if isinstance(resource.get("code"), dict) else {}
@@ -176,7 +206,7 @@ def suggestions(finding: Finding) -> list[dict]:
     labels = []
     resource = _coded_resource(finding)
     if resource is not None:
-        code = finding.lines[0].code
+        code = _procedure_code(finding)
         verb = f"Replace {', '.join(finding.current_codes)} with" if finding.current_codes else "Add"
         labels.append(f"{verb} CPT {code} on {finding.act.key}")
         actions.append({"type": "update", "description": f"{verb} CPT {code} in {finding.act.key}.code",

@@ -20,6 +20,18 @@ def distinct_sides(a: str | None, b: str | None) -> bool:
     return a in OTHER_SIDE and OTHER_SIDE[a] == b
 
 
+def distinct_digits(a: Line, b: Line) -> bool:
+    """Different anatomic digit modifiers already mark distinct sites (no distinct-site modifier needed)."""
+    return a.digit is not None and b.digit is not None and a.digit != b.digit
+
+
+def distinct_lines(a: Line, b: Line) -> bool:
+    """Opposite sides, or two different sites of a pack's site dimension (another joint, another digit)."""
+    if distinct_sides(a.side, b.side):
+        return True
+    return a.site is not None and b.site is not None and (a.site != b.site or distinct_digits(a, b))
+
+
 def group_sessions(findings: list[Finding]) -> list[list[Finding]]:
     """Procedures of one encounter whose performed periods are at most the pack's gap apart; all orders of
     one call form one session; untimed procedures of an encounter share one session."""
@@ -56,10 +68,18 @@ def group_sessions(findings: list[Finding]) -> list[list[Finding]]:
 
 
 def initial_lines(finding: Finding) -> None:
+    act = finding.act
     if finding.entry is None:
         return
-    act = finding.act
-    finding.lines = [Line(finding.entry.code, 1, finding.side, act.day, act.start, act.performer, finding.session)]
+    if finding.sites:  # each site its own line, its code chosen by the site's class
+        finding.lines = [
+            Line(c.entry.code, 1, c.side, act.day, act.start, act.performer, finding.session, site=c.site.id,
+                 digit=c.digit_modifier)
+            for c in finding.sites if c.entry is not None
+        ]
+    else:
+        finding.lines = [Line(finding.entry.code, 1, finding.side, act.day, act.start, act.performer,
+                              finding.session)]
     for code, why in finding.guidance_lines:
         # The guidance line keeps the procedure's side for the claim edits (distinct sites), never as a modifier.
         finding.lines.append(Line(code, 1, finding.side, act.day, act.start, act.performer, finding.session,
@@ -124,12 +144,14 @@ def _absorb(session: list[Finding]) -> None:
 def _merge_bilateral(session: list[Finding], focus: set[str]) -> None:
     """Same code on both sides in one session: one line with the bilateral modifier (payer and indicator
     permitting), otherwise one line per side."""
-    by_code: dict[str, list[tuple[Finding, Line]]] = defaultdict(list)
+    by_code: dict[tuple[str, str | None], list[tuple[Finding, Line]]] = defaultdict(list)
     for finding in session:
         for line in finding.lines:
-            if finding.pack.laterality and line.side is not None and not _is_guidance(line):
-                by_code[line.code].append((finding, line))
-    for code, items in by_code.items():
+            # the same site on both sides only (two different joints are two lines); digits keep their own
+            if (finding.pack.laterality and line.side is not None and not _is_guidance(line) and line.digit is None
+                    and line.kind == "procedure"):
+                by_code[(line.code, line.site)].append((finding, line))
+    for (code, site), items in by_code.items():
         sides = {line.side for _, line in items}
         if not (BILATERAL in sides or {RIGHT, LEFT} <= sides):
             continue
@@ -138,11 +160,13 @@ def _merge_bilateral(session: list[Finding], focus: set[str]) -> None:
         as_one = entry.bilateral_indicator == 1 and finding0.payer.bilateral == "modifier-50"
         holder = next((f for f, _ in items if f.act.key in focus), finding0)
         template = next(line for f, line in items if f is holder)
+        position = holder.lines.index(template)  # the merged line keeps the holder's line order
         for finding, line in items:
             finding.lines.remove(line)
         if as_one:
-            merged = Line(code, 1, BILATERAL, template.day, template.start, template.performer, template.session)
-            holder.lines.append(merged)
+            merged = Line(code, 1, BILATERAL, template.day, template.start, template.performer, template.session,
+                          site=site)
+            holder.lines.insert(position, merged)
             others = sorted({f.act.key for f, _ in items if f is not holder})
             if others:
                 holder.edits.append(f"Both sides in one session ({', '.join([holder.act.key, *others])}): one "
@@ -155,7 +179,8 @@ def _merge_bilateral(session: list[Finding], focus: set[str]) -> None:
         # One line per side; a single bilateral procedure becomes two lines on its own card.
         for finding, line in items:
             for side in ((RIGHT, LEFT) if line.side == BILATERAL else (line.side,)):
-                finding.lines.append(Line(code, 1, side, line.day, line.start, line.performer, line.session))
+                finding.lines.append(Line(code, 1, side, line.day, line.start, line.performer, line.session,
+                                          site=site))
         reason = ("the payer wants one line per side" if entry.bilateral_indicator == 1
                   else f"bilateral indicator {entry.bilateral_indicator} allows no bilateral modifier")
         holder.edits.append(f"Both sides of {code} in one session: one line per side ({reason}).")
@@ -169,16 +194,22 @@ def _apply_pairs(session: list[Finding], pairs: list[NcciPair]) -> None:
         if not first or not second or pair.modifier_indicator == 9:
             continue
         for finding, line in second:
-            distinct = pair.modifier_indicator == 1 and all(
-                distinct_sides(line.side, other.side) for _, other in first
-            )
+            distinct = pair.modifier_indicator == 1 and all(distinct_lines(line, other) for _, other in first)
             if distinct:
+                if all(distinct_digits(line, other) for _, other in first):
+                    finding.edits.append(
+                        f"NCCI pair {pair.column1}/{pair.column2} (modifier indicator 1, effective {pair.effective}): "
+                        f"billed because it was another digit; its digit modifier marks the distinct site."
+                    )
+                    continue
                 modifier = finding.payer.modifiers["distinct_site"]
                 if modifier not in line.modifiers:
                     line.modifiers.append(modifier)
+                where = ("on the other side" if all(distinct_sides(line.side, o.side) for _, o in first)
+                         else "at another site")
                 finding.edits.append(
                     f"NCCI pair {pair.column1}/{pair.column2} (modifier indicator 1, effective {pair.effective}): "
-                    f"billed with {modifier} because it was on the other side."
+                    f"billed with {modifier} because it was {where}."
                 )
                 continue
             finding.lines.remove(line)
@@ -225,14 +256,43 @@ def _apply_pairs_per_day(findings: list[Finding], pairs: list[NcciPair]) -> None
                 finding.edits.append(f"{where}: {pair.column2} is not separately billable.")
 
 
+def _distinct_site_modifiers(session: list[Finding]) -> None:
+    """Each site is its own line: later lines of the same code at another site carry the distinct-site
+    modifier, except between different digit modifiers (they already mark distinct sites) and between the
+    two sides of one site (the bilateral pair, per payer one line with 50 or one line per side)."""
+    seen: dict[str, list[Line]] = defaultdict(list)
+    for finding in session:
+        for line in finding.lines:
+            if line.site is None or line.kind != "procedure":
+                continue
+            earlier = seen[line.code]
+            needs = [
+                other for other in earlier
+                if not distinct_digits(line, other)
+                and not (other.site == line.site and distinct_sides(line.side, other.side)
+                         and line.digit is None and other.digit is None)
+            ]
+            modifier = finding.payer.modifiers["distinct_site"]
+            if needs and modifier not in line.modifiers:
+                line.modifiers.append(modifier)
+                finding.edits.append(f"{line.code} at another site than an earlier {line.code} line of this session "
+                                     f"({', '.join(sorted({o.site or '' for o in needs}))}): distinct site, "
+                                     f"{modifier}.")
+            earlier.append(line)
+
+
 def _side_and_component_modifiers(finding: Finding) -> None:
     modifiers = finding.payer.modifiers
     for line in finding.lines:
-        entry = finding.pack.codes[line.code]
+        entry = finding.pack.codes.get(line.code)
+        if entry is None:  # a drug supply line: no side, no component
+            continue
         extra = []
         if entry.pc_tc_indicator == 1 and finding.facility:
             extra.append(modifiers["professional_component"])
-        if finding.pack.laterality and entry.role == "procedure":
+        if line.digit is not None and entry.role == "procedure":
+            extra.append(line.digit)  # the anatomic digit modifier replaces RT/LT
+        elif finding.pack.laterality and entry.role == "procedure":
             if line.side == BILATERAL:
                 extra.append(modifiers["bilateral"])
             elif line.side in (RIGHT, LEFT) and finding.payer.side_modifiers:
@@ -245,8 +305,8 @@ def _repeat_modifiers(findings: list[Finding]) -> None:
     groups: dict[tuple, list[tuple[Finding, Line]]] = defaultdict(list)
     for finding in findings:
         for line in finding.lines:
-            if line.day and finding.pack.codes[line.code].role == "procedure":
-                groups[(line.day, line.code, line.side)].append((finding, line))
+            if line.day and line.kind == "procedure" and finding.pack.codes[line.code].role == "procedure":
+                groups[(line.day, line.code, line.side, line.site, line.digit)].append((finding, line))
     for items in groups.values():
         if len({line.session for _, line in items}) < 2:
             continue
@@ -260,6 +320,15 @@ def _repeat_modifiers(findings: list[Finding]) -> None:
             line.modifiers.append(modifier)
             who = "the same performer" if same else "another performer"
             finding.edits.append(f"Repeated later the same day after {first_finding.act.key}, by {who}: {modifier}.")
+
+
+def _drug_lines(finding: Finding) -> None:
+    """Drug supply lines after the claim edits: units from the dose, never a side or an NCCI edit."""
+    act = finding.act
+    for dose in finding.drugs:
+        for code, units in dose.codes:
+            finding.lines.append(Line(code, units, None, act.day, act.start, act.performer, finding.session,
+                                      kind="drug"))
 
 
 def _mues(findings: list[Finding]) -> None:
@@ -293,7 +362,10 @@ def apply_claim_edits(findings: list[Finding], focus: set[str]) -> None:
     _apply_pairs_per_day(findings, pairs)
     for session in sessions:
         _settle_guidance(session)
+        _distinct_site_modifiers(session)
     for finding in findings:
         _side_and_component_modifiers(finding)
     _repeat_modifiers(findings)
+    for finding in findings:
+        _drug_lines(finding)
     _mues(findings)

@@ -31,7 +31,14 @@ def _satisfied(gap: GapSpec, finding: Finding, evidence: Evidence) -> bool:
     act = finding.act
     if gap.supporting_diagnosis and finding.diagnosis is not None:
         return True
-    if gap.side and finding.side is not None and not finding.side_conflict:
+    if gap.side and ((finding.side is not None and not finding.side_conflict)
+                     or (finding.sites and all(c.side for c in finding.sites))):
+        return True
+    if gap.site and finding.sites:
+        return True
+    if gap.guidance_report and not finding.report_missing:
+        return True
+    if gap.drug_dose and not finding.drug_dose_missing:
         return True
     if gap.guidance_images and not (finding.guidance_claimed and not finding.guided):
         return True
@@ -72,9 +79,9 @@ def _stated(note_field: str, finding: Finding) -> bool:
 
 
 def documentation_gaps(finding: Finding, evidence: Evidence) -> list[GapSpec]:
-    if finding.entry is None:
+    if finding.entry is None and not finding.site_missing:
         return []
-    billed = {line.code for line in finding.lines} | {finding.entry.code}
+    billed = {line.code for line in finding.lines} | ({finding.entry.code} if finding.entry else set())
     return [
         gap for gap in finding.pack.documentation
         if finding.stage in gap.stages and (not gap.for_codes or gap.for_codes & billed)

@@ -13,6 +13,7 @@ from .documentation import documentation_gaps, supporting_diagnosis
 from .model import Finding
 from .packs import PayerProfile, RuleBook
 from .reading import NoteReadings
+from .refine import refine
 
 
 def payer_for(book: RuleBook, evidence: Evidence) -> PayerProfile:
@@ -43,7 +44,9 @@ def evaluate(book: RuleBook, evidence: Evidence) -> tuple[list[Finding], list[Ac
         recognised = recognise(book, act, readings)
         if recognised is None:
             continue
-        findings.append(decide(book, recognised, act, evidence, payer, guidance_orders, readings))
+        finding = decide(book, recognised, act, evidence, payer, guidance_orders, readings)
+        refine(finding, evidence, book, guidance_orders)
+        findings.append(finding)
 
     sequence_courses(book, findings, evidence.history)
     apply_claim_edits(findings, focus_keys)
@@ -66,7 +69,7 @@ def evaluate(book: RuleBook, evidence: Evidence) -> tuple[list[Finding], list[Ac
     for finding in coded:
         finding.diagnosis = supporting_diagnosis(finding, evidence)
         # A subject whose line is carried elsewhere or not billable has nothing to document for the claim.
-        finding.gaps = documentation_gaps(finding, evidence) if finding.lines else []
+        finding.gaps = documentation_gaps(finding, evidence) if finding.lines or finding.site_missing else []
     return coded, unattached
 
 

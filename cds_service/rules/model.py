@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..evidence.facts import ActFacts, Diagnosis, ImagingFacts
-from .packs import Approach, CodeEntry, GapSpec, PayerProfile, RulePack
+from .packs import Approach, CodeEntry, DigitSpec, GapSpec, PayerProfile, RulePack, SiteSpec
 from .reading import ActReading, TextEvidence
 
 RIGHT, LEFT, BILATERAL = "right", "left", "bilateral"
@@ -26,6 +26,9 @@ class Line:
     session: int
     modifiers: list[str] = field(default_factory=list)
     primary: str | None = None  # for a separate guidance line: the procedure code it guided
+    site: str | None = None  # the site id when the pack has a site dimension (each site is its own line)
+    digit: str | None = None  # the anatomic digit modifier, which replaces the side modifier
+    kind: str = "procedure"  # or "drug": a supply line with units from the dose, no side or claim edits
 
     @property
     def label(self) -> str:
@@ -37,6 +40,31 @@ class Line:
             line["modifiers"] = list(self.modifiers)
         line["units"] = self.units
         return line
+
+
+@dataclass
+class SiteChoice:
+    """One site of a subject (a joint): its side, its digit, why, and the code its class selects."""
+
+    site: SiteSpec
+    side: str | None
+    digit: DigitSpec | None
+    why: str
+    entry: CodeEntry | None = None
+
+    @property
+    def digit_modifier(self) -> str | None:
+        return self.digit.modifiers.get(self.side or "") if self.digit else None
+
+
+@dataclass
+class DrugDose:
+    """An injected drug read from a MedicationAdministration or a note, with its dose in mg when known."""
+
+    label: str
+    mg: float | None
+    why: str
+    codes: list[tuple[str, int]] = field(default_factory=list)  # (HCPCS code, units)
 
 
 @dataclass
@@ -75,10 +103,16 @@ class Finding:
     reading: ActReading | None = None
     evidence: list[TextEvidence] = field(default_factory=list)
     side_conflict: str = ""
+    sites: list[SiteChoice] = field(default_factory=list)
+    site_missing: bool = False  # the pack selects the code by site and none was found
+    report_missing: bool = False  # imaging with saved images, but no guidance report for the with-imaging code
+    drugs: list[DrugDose] = field(default_factory=list)
+    drug_dose_missing: bool = False
+    drug_notes: list[str] = field(default_factory=list)  # drugs seen that are not a line, and why
 
     @property
     def rule_id(self) -> str:
-        rule = self.entry.rule if self.entry else NOT_PERFORMED
+        rule = self.entry.rule if self.entry else ("site-unknown" if self.site_missing else NOT_PERFORMED)
         return f"{self.pack.id}/{rule}"
 
     @property

@@ -82,6 +82,7 @@ class CodeEntry:
     pc_tc_indicator: int
     course_day: str | None = None  # "first" or "later" for day-sequence codes
     global_days: int = 0  # fee-schedule global period (0 for 000/XXX/ZZZ)
+    site_class: str | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,57 @@ class GapSpec:
     for_codes: frozenset[str] = frozenset()
     note_field: str | None = None  # "volume", "complications" or "device_fate": stated in the note
     text_sources: tuple[str, ...] = ()  # the regexes of `text`, as written (compiled again as target rules)
+    site: bool = False
+    guidance_report: bool = False
+    drug_dose: bool = False
+
+
+@dataclass(frozen=True)
+class SiteSpec:
+    """One site of a site dimension (a joint, a bursa): its class selects the code."""
+
+    id: str
+    label: str
+    site_class: str
+    recognise: EvidenceSpec
+    digits: str | None = None  # digit group whose modifiers replace the side modifier
+    side: str | None = None  # the side the site code itself implies ("both knees")
+
+
+@dataclass(frozen=True)
+class DigitSpec:
+    group: str
+    label: str
+    recognise: EvidenceSpec
+    modifiers: dict[str, str]  # "right"/"left" -> modifier
+
+
+@dataclass(frozen=True)
+class DrugCode:
+    code: str
+    mg_per_unit: float
+    meaning: str
+
+
+@dataclass(frozen=True)
+class DrugSpec:
+    id: str
+    label: str
+    names: Patterns  # the drug named in text
+    doses: Patterns  # the pack's dose_text with {drug} filled in: groups 'value' and 'unit'
+    codes: tuple[DrugCode, ...]
+    mg_per_ml: float | None = None
+
+
+@dataclass(frozen=True)
+class DrugTable:
+    source: Source
+    items: tuple[DrugSpec, ...]
+    injection_text: Patterns
+    not_billed: tuple[tuple[str, Patterns, str], ...]  # (label, names, why)
+
+    def code(self, code: str) -> DrugCode | None:
+        return next((c for d in self.items for c in d.codes if c.code == code), None)
 
 
 @dataclass(frozen=True)
@@ -214,6 +266,12 @@ class RulePack:
     # ImagingStudy.procedureCode codes (by code system URI) that show a study guided this family's needle.
     guidance_study_codes: dict[str, frozenset[str]] = field(default_factory=dict)
     guidance_study_source: Source | None = None
+    sites: tuple[SiteSpec, ...] = ()
+    site_boundary: re.Pattern | None = None
+    digits: tuple[DigitSpec, ...] = ()
+    guidance_report: Patterns | None = None  # None: no report needed; else its text (and guidance_report_fields)
+    guidance_report_fields: tuple[str, ...] = ()
+    drugs: DrugTable | None = None
 
     note_reading: NoteReadingSpec = NoteReadingSpec()
 
@@ -236,11 +294,13 @@ class RulePack:
             return PcsReading(code, approach, side, how)
         return None
 
-    def code_for(self, approach: str, guided: bool, course_day: str | None = None) -> CodeEntry | None:
-        """The procedure code of `approach`; for day-sequence codes the one of `course_day` (first by default)."""
+    def code_for(self, approach: str, guided: bool, course_day: str | None = None,
+                 site_class: str | None = None) -> CodeEntry | None:
+        """The procedure code of `approach`; for day-sequence codes the one of `course_day` (first by default);
+        in a pack with a site dimension the one of `site_class`."""
         for entry in self.codes.values():
             if (entry.role == "procedure" and entry.approach == approach and entry.guided in (guided, "any")
-                    and entry.course_day in (course_day or "first", None)):
+                    and entry.course_day in (course_day or "first", None) and entry.site_class == site_class):
                 return entry
         return None
 
@@ -383,7 +443,7 @@ def load_pack(path: Path) -> RulePack:
             code=c["code"], role=c["role"], approach=c.get("approach"), guided=c.get("guided"), rule=c["rule"],
             short=c["short"], meaning=c["meaning"], plain=c["plain"],
             bilateral_indicator=c["bilateral_indicator"], pc_tc_indicator=c["pc_tc_indicator"],
-            course_day=c.get("course_day"), global_days=c.get("global_days", 0),
+            course_day=c.get("course_day"), global_days=c.get("global_days", 0), site_class=c.get("site_class"),
         )
         if c.get("course_day"):
             course = next((a for a in approaches if a.id == c.get("approach")), None)
@@ -437,6 +497,9 @@ def load_pack(path: Path) -> RulePack:
             for_codes=frozenset(g.get("for_codes", ())),
             note_field=satisfied.get("note_field"),
             text_sources=tuple(satisfied.get("text", ())),
+            site=bool(satisfied.get("site")),
+            guidance_report=bool(satisfied.get("guidance_report")),
+            drug_dose=bool(satisfied.get("drug_dose")),
         ))
 
     guidance = raw["guidance"]
@@ -494,6 +557,10 @@ def load_pack(path: Path) -> RulePack:
         } if study_codes else {},
         guidance_study_source=source("guidance.study_codes.source", study_codes["source"]) if study_codes else None,
         note_reading=_note_reading(path, raw.get("note_reading") or {}, approach_ids),
+
+
+        **_site_dimension(path, raw, codes),
+        **_drug_table(path, raw, source),
     )
     for approach in approaches:
         for code in approach.recognise.snomed:
@@ -523,6 +590,68 @@ def _note_reading(path: Path, raw: dict, approach_ids: set[str]) -> NoteReadingS
             _patterns(path, f"note_reading.device.{key}", d[key])
         device = DeviceSpec(d["approach"], d["otherwise"], tuple(d["inserted"]), tuple(d["removed"]))
     return NoteReadingSpec(procedures=procedures, device=device, **lists)
+def _site_dimension(path: Path, raw: dict, codes: dict[str, CodeEntry]) -> dict:
+    """Sites (their class picks the code), digits, and the guidance report a with-imaging code needs."""
+    found: dict = {}
+    report = raw["guidance"].get("report")
+    if report:
+        found["guidance_report"] = _patterns(path, "guidance.report.text", report.get("text"))
+        found["guidance_report_fields"] = tuple(report.get("procedure_fields", ()))
+    digits = raw.get("digits", [])
+    found["digits"] = tuple(
+        DigitSpec(d["group"], d["label"], _evidence(path, f"digits[{i}].recognise", d["recognise"]),
+                  {"right": d["right"], "left": d["left"]})
+        for i, d in enumerate(digits)
+    )
+    site_raw = raw.get("sites")
+    classes = {c.site_class for c in codes.values() if c.site_class}
+    if not site_raw:
+        _require(not classes, path, "codes", "a code with 'site_class' needs a 'sites' section")
+        return found
+    groups = {d.group for d in found["digits"]}
+    sites = []
+    for i, s in enumerate(site_raw["items"]):
+        where = f"sites.items[{i}]"
+        _require(s["class"] in classes, path, f"{where}.class", f"no code has site_class '{s['class']}'")
+        _require(s.get("digits") in (None, *groups), path, f"{where}.digits", "must name a group of 'digits'")
+        sites.append(SiteSpec(s["id"], s["label"], s["class"], _evidence(path, f"{where}.recognise", s["recognise"]),
+                              s.get("digits"), s.get("side")))
+    found["sites"] = tuple(sites)
+    boundary = site_raw.get("phrase_boundary", r"[.;\n]")
+    try:
+        found["site_boundary"] = re.compile(boundary, re.IGNORECASE)
+    except re.error as exc:
+        raise PackError(f"{path}: field 'sites.phrase_boundary': not a valid regular expression: {exc}") from None
+    return found
+
+
+def _drug_table(path: Path, raw: dict, source) -> dict:
+    """Drug supply lines: each drug's names are put into the pack's dose patterns and compiled once."""
+    drugs = raw.get("drugs")
+    if not drugs:
+        return {}
+    items = []
+    for i, d in enumerate(drugs["items"]):
+        names = "|".join(f"(?:{name})" for name in d["names"])
+        doses = [pattern.replace("{drug}", f"(?:{names})") for pattern in drugs["dose_text"]]
+        items.append(DrugSpec(
+            id=d["id"], label=d["label"],
+            names=_patterns(path, f"drugs.items[{i}].names", d["names"]),
+            doses=_patterns(path, f"drugs.items[{i}] (dose_text with its names)", doses),
+            codes=tuple(DrugCode(c["code"], float(c["mg_per_unit"]), c["meaning"]) for c in d["codes"]),
+            mg_per_ml=d.get("mg_per_ml"),
+        ))
+    for i, pattern in enumerate(drugs["dose_text"]):
+        _require("{drug}" in pattern, path, f"drugs.dose_text[{i}]", "must hold {drug}")
+        _require("(?P<value>" in pattern and "(?P<unit>" in pattern, path, f"drugs.dose_text[{i}]",
+                 "must hold the groups (?P<value>...) and (?P<unit>...)")
+    not_billed = tuple(
+        (n["label"], _patterns(path, f"drugs.not_billed[{i}].names", n["names"]), n["why"])
+        for i, n in enumerate(drugs.get("not_billed", []))
+    )
+    table = DrugTable(source("drugs.source", drugs["source"]), tuple(items),
+                      _patterns(path, "drugs.injection_text", drugs.get("injection_text")), not_billed)
+    return {"drugs": table}
 
 
 def load_payer(path: Path) -> PayerProfile:

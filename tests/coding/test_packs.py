@@ -21,7 +21,7 @@ ENGINE_CODE = [ROOT / "cds_service" / "coding.py", *[
 
 def test_every_pack_and_payer_profile_loads():
     book = load_rule_book(CARDS)
-    assert {p.id for p in book.packs} == {"pleural", "paracentesis"}
+    assert {p.id for p in book.packs} == {"pleural", "paracentesis", "arthrocentesis"}
     assert book.default_payer.id == "medicare"
     for pack in book.packs:
         assert pack.card_source.url.startswith("https://")

@@ -43,6 +43,7 @@ SEARCH_KEYS = {
     "imagingStudies": "ImagingStudy",
     "observations": "Observation",
     "documents": "DocumentReference",
+    "medications": "MedicationAdministration",
 }
 
 

@@ -218,7 +218,8 @@ def test_fault_on_required_key_is_412_within_budget(fhir, fault_client, fault):
     base = fhir.url_for("/fhir/")
     base = serve(fhir, "Procedure", FAULTS[fault](PROCEDURE, base))
     prefetch = {"patient": None, "encounter": None, "conditions": None, "imagingStudies": None,
-                "observations": None, "documents": None, "coverage": None}  # `procedures` absent: fetched
+                "observations": None, "documents": None, "coverage": None,
+                "medications": None}  # `procedures` absent: fetched
 
     response, elapsed = timed_post(fault_client, discharge_call(base, prefetch))
 
@@ -235,7 +236,8 @@ def test_fault_on_optional_key_is_named_on_the_card_within_budget(fhir, fault_cl
     base = fhir.url_for("/fhir/")
     base = serve(fhir, "Condition", FAULTS[fault](CONDITION, base))
     prefetch = {"patient": None, "encounter": None, "procedures": bundle(PROCEDURE), "imagingStudies": None,
-                "observations": None, "documents": None, "coverage": None}  # `conditions` absent: fetched
+                "observations": None, "documents": None, "coverage": None,
+                "medications": None}  # `conditions` absent: fetched
 
     response, elapsed = timed_post(fault_client, discharge_call(base, prefetch))
 
@@ -252,14 +254,16 @@ def test_healthy_server_control(fhir, fault_client):
     """The same calls against a healthy server: the data is read and used (so the fault tests can fail)."""
     base = serve(fhir, "Condition", lambda request: fhir_json(bundle(CONDITION)))
     prefetch = {"patient": None, "encounter": None, "procedures": bundle(PROCEDURE), "imagingStudies": None,
-                "observations": None, "documents": None, "coverage": None}
+                "observations": None, "documents": None, "coverage": None,
+                "medications": None}
     response, _ = timed_post(fault_client, discharge_call(base, prefetch))
     assert response.status_code == 200
     assert FAULTY_ONLY_DIAGNOSIS in json.dumps(response.get_json())
 
     base = serve(fhir, "Procedure", lambda request: fhir_json(bundle(PROCEDURE)))
     prefetch = {"patient": None, "encounter": None, "conditions": None, "imagingStudies": None,
-                "observations": None, "documents": None, "coverage": None}
+                "observations": None, "documents": None, "coverage": None,
+                "medications": None}
     response, _ = timed_post(fault_client, discharge_call(base, prefetch))
     assert response.status_code == 200
     lines = [line["code"] for card in response.get_json()["cards"]

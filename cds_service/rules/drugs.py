@@ -1,0 +1,119 @@
+"""Drug supply lines: the injected drug and its dose (MedicationAdministration first, then the subject's own
+text) become HCPCS lines whose units come from the dose, with the fewest units of the pack's codes.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..evidence.facts import ActFacts, Evidence
+from .model import DrugDose, Finding
+from .packs import DrugCode, DrugSpec, DrugTable
+
+# Dose units turned into milligrams; mL only through the drug's own concentration (mg_per_ml).
+MG_FACTOR = {"mg": 1.0, "g": 1000.0, "gm": 1000.0, "mcg": 0.001, "ug": 0.001, "µg": 0.001}
+VOLUME_UNITS = {"ml", "cc", "cm3"}
+# A dose needing more units than this is not a single injection: no line, the dose gap asks to check it.
+MAX_UNITS = 100
+
+
+def to_mg(drug: DrugSpec, value: float, unit: str) -> float | None:
+    unit = unit.strip().lower()
+    if unit in MG_FACTOR:
+        return value * MG_FACTOR[unit]
+    if unit in VOLUME_UNITS and drug.mg_per_ml:
+        return value * drug.mg_per_ml
+    return None
+
+
+def fewest_units(codes: tuple[DrugCode, ...], mg: float) -> list[tuple[str, int]]:
+    """Units per code covering `mg` with the fewest units in total, then the least excess (partial units
+    round up): 80 mg with 40 mg and 80 mg codes is one 80 mg unit, not two 40 mg units."""
+    if mg <= 0:
+        return []
+    best: tuple[int, float, list[int]] | None = None
+
+    def search(i: int, left: float, counts: list[int]) -> None:
+        nonlocal best
+        if i == len(codes) - 1:
+            counts = [*counts, max(0, math.ceil(round(left / codes[i].mg_per_unit, 6)))]
+            total = sum(counts)
+            excess = sum(n * c.mg_per_unit for n, c in zip(counts, codes, strict=True)) - mg
+            if total <= MAX_UNITS and (best is None or (total, excess) < best[:2]):
+                best = (total, excess, counts)
+            return
+        most = math.ceil(round(left / codes[i].mg_per_unit, 6)) if left > 0 else 0
+        for n in range(min(most, MAX_UNITS) + 1):
+            search(i + 1, left - n * codes[i].mg_per_unit, [*counts, n])
+
+    search(0, mg, [])
+    if best is None:
+        return []
+    return [(c.code, n) for c, n in zip(codes, best[2], strict=True) if n]
+
+
+def _dose_in(drug: DrugSpec, text: str) -> float | None | bool:
+    """mg of `drug` stated in `text`; None when named without a usable dose; False when not named."""
+    if not drug.names.search(text):
+        return False
+    for pattern in drug.doses.compiled:
+        for found in pattern.finditer(text):
+            try:
+                value = float(found.group("value").replace(",", "."))
+            except (IndexError, ValueError):
+                continue
+            mg = to_mg(drug, value, found.group("unit"))
+            if mg is not None:
+                return mg
+    return None
+
+
+def _from_administrations(table: DrugTable, act: ActFacts, evidence: Evidence, finding: Finding) -> dict:
+    found: dict[str, DrugDose] = {}
+    for given in evidence.medications_by_act.get(act.key, ()):
+        drug = next((d for d in table.items if d.names.search(given.drug_text)), None)
+        if drug is None:
+            for label, names, why in table.not_billed:
+                if names.search(given.drug_text):
+                    finding.drug_notes.append(f"{label} ({given.key}): {why}")
+            continue
+        mg = to_mg(drug, given.dose_value, given.dose_unit) if given.dose_value is not None else None
+        if mg is None:
+            dose = _dose_in(drug, given.drug_text)
+            mg = dose if isinstance(dose, float) else None
+        previous = found.get(drug.id)
+        if previous is not None and previous.mg is not None and mg is not None:
+            previous.mg += mg
+            previous.why += f", {given.key}"
+        elif previous is None or previous.mg is None:
+            found[drug.id] = DrugDose(drug.label, mg, given.key)
+    return found
+
+
+def drug_doses(table: DrugTable, act: ActFacts, evidence: Evidence, finding: Finding) -> None:
+    """Fill finding.drugs (with their HCPCS units), drug_notes and drug_dose_missing."""
+    found = _from_administrations(table, act, evidence, finding)
+    # A note shared by several procedures cannot say which of them got the drug: own texts only.
+    texts = [(act.code_text, f"the code text of {act.key}")] if act.code_text else []
+    texts.extend((note.text, note.source) for note in act.texts if not note.shared)
+    injected = False
+    for text, source in texts:
+        injected = injected or bool(table.injection_text.search(text))
+        for drug in table.items:
+            if drug.id in found and found[drug.id].mg is not None:
+                continue
+            dose = _dose_in(drug, text)
+            if dose is False:
+                continue
+            found[drug.id] = DrugDose(drug.label, dose if isinstance(dose, float) else None, source)
+        for label, names, why in table.not_billed:
+            note = f"{label}: {why}"
+            if names.search(text) and not any(n.startswith(f"{label} ") or n == note for n in finding.drug_notes):
+                finding.drug_notes.append(note)
+    by_id = {d.id: d for d in table.items}
+    for drug_id, dose in found.items():
+        if dose.mg is not None:
+            dose.codes = fewest_units(by_id[drug_id].codes, dose.mg)
+    finding.drugs = list(found.values())
+    billed = any(dose.codes for dose in finding.drugs)
+    finding.drug_dose_missing = any(not dose.codes for dose in finding.drugs) or (injected and not billed)

@@ -1,0 +1,63 @@
+"""Pack dimensions applied after the per-subject decision: the guidance report a with-imaging code needs,
+the site dimension that selects the code (one code per site), and the drugs injected.
+"""
+
+from __future__ import annotations
+
+from ..evidence.facts import ActFacts, Evidence
+from .decide import separate_guidance
+from .drugs import drug_doses
+from .model import NOT_PERFORMED, ORDER, Finding
+from .packs import RuleBook
+from .sites import sites_of
+
+
+def _report(finding: Finding) -> str | None:
+    """Where the guidance report is recorded (a Procedure field or text), or None."""
+    pack, act = finding.pack, finding.act
+    for name in pack.guidance_report_fields:
+        if name in act.fields_present:
+            return f"{act.key}.{name}"
+    if pack.guidance_report:
+        for note in act.texts:
+            found = pack.guidance_report.search(note.text)
+            if found:
+                return f"\"{found}\" in {note.source}"
+    return None
+
+
+def _require_report(finding: Finding) -> None:
+    if finding.pack.guidance_report is None or finding.stage != "procedure" or not finding.guided:
+        return
+    where = _report(finding)
+    if where is not None:
+        finding.guidance_why += f"; the guidance report is {where}"
+        return
+    finding.guided = False
+    finding.report_missing = True
+    finding.guidance_why += ", but no guidance report (images described, needle position) is recorded"
+    finding.entry = finding.pack.code_for(finding.approach.id, False)
+
+
+def refine(finding: Finding, evidence: Evidence, book: RuleBook, guidance_orders: list[ActFacts]) -> None:
+    pack = finding.pack
+    if finding.stage == NOT_PERFORMED:
+        return
+    entry = finding.entry
+    _require_report(finding)
+    if pack.sites:
+        finding.sites = sites_of(pack, finding.act, finding.side)
+        for choice in finding.sites:
+            choice.entry = pack.code_for(finding.approach.id, finding.guided, site_class=choice.site.site_class)
+        finding.sites = [c for c in finding.sites if c.entry is not None]
+        finding.entry = finding.sites[0].entry if finding.sites else None
+        finding.site_missing = not finding.sites
+        if finding.sites and finding.side is None:
+            sides = {c.side for c in finding.sites if c.side}
+            finding.side = sides.pop() if len(sides) == 1 else None
+            finding.side_why = finding.side_why or (finding.sites[0].why if finding.side else "")
+    if finding.entry is not None and finding.entry is not entry:
+        # the code changed here (site class, no report): its own separately billable guidance
+        finding.guidance_lines = separate_guidance(book, pack, finding, evidence, guidance_orders)
+    if pack.drugs is not None and finding.stage != ORDER:
+        drug_doses(pack.drugs, finding.act, evidence, finding)

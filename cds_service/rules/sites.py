@@ -1,0 +1,90 @@
+"""The site dimension of a pack (joints, bursae...): which sites a subject names, with side and digit.
+
+Sites come from each bodySite entry (codes, then its text), else from the code text, else from the
+subject's own notes. Text is cut into phrases at the pack's `phrase_boundary`; a phrase names at most one
+site (the first in pack order, so specific sites are listed before general ones), and its side and digit
+words are read inside the same phrase. Everything family-specific is pack data.
+"""
+
+from __future__ import annotations
+
+from ..evidence.facts import ActFacts
+from ..evidence.values import SNOMED, codings, concept_text, listed
+from .model import BILATERAL, LEFT, RIGHT, SiteChoice
+from .packs import DigitSpec, RulePack, SiteSpec
+
+
+def _side_in(pack: RulePack, codes: set[str], text: str) -> str | None:
+    found = set()
+    for side, spec in pack.sides.items():
+        if codes & spec.snomed or (text and spec.text.search(text)):
+            found.add(side)
+    if BILATERAL in found or {RIGHT, LEFT} <= found:
+        return BILATERAL
+    return next((side for side in (RIGHT, LEFT) if side in found), None)
+
+
+def _digit_in(pack: RulePack, site: SiteSpec, codes: set[str], text: str) -> DigitSpec | None:
+    if site.digits is None:
+        return None
+    for digit in pack.digits:
+        if digit.group != site.digits:
+            continue
+        if codes & digit.recognise.snomed or (text and digit.recognise.text.search(text)):
+            return digit
+    return None
+
+
+def text_sites(pack: RulePack, text: str, where: str) -> list[SiteChoice]:
+    """Sites named in `text`, one per phrase, each with the side and digit of its own phrase."""
+    found = []
+    phrases = pack.site_boundary.split(text) if pack.site_boundary else [text]
+    for phrase in phrases:
+        for site in pack.sites:
+            excerpt = site.recognise.text.search(phrase) if site.recognise.text else None
+            if excerpt:
+                side = _side_in(pack, set(), phrase) or site.side
+                found.append(SiteChoice(site, side, _digit_in(pack, site, set(), phrase),
+                                        f"\"{phrase.strip()[:80]}\" in {where}"))
+                break
+    return found
+
+
+def _entry_sites(pack: RulePack, entry: dict) -> list[SiteChoice]:
+    codes = {c.code for c in codings(entry) if c.system == SNOMED}
+    text = concept_text(entry)
+    for site in pack.sites:
+        hit = codes & site.recognise.snomed
+        if hit:
+            side = _side_in(pack, codes, text) or site.side
+            return [SiteChoice(site, side, _digit_in(pack, site, codes, text), f"bodySite code {min(hit)}")]
+    return text_sites(pack, text, "the bodySite text") if text else []
+
+
+def _unique(choices: list[SiteChoice]) -> list[SiteChoice]:
+    """One choice per (site, side, digit); a site named without a side is dropped when it is named with one."""
+    seen: dict[tuple, SiteChoice] = {}
+    for choice in choices:
+        key = (choice.site.id, choice.side, choice.digit.label if choice.digit else None)
+        seen.setdefault(key, choice)
+    sided = {key[0] for key in seen if key[1] is not None}
+    return [c for key, c in seen.items() if key[1] is not None or key[0] not in sided]
+
+
+def sites_of(pack: RulePack, act: ActFacts, act_side: str | None) -> list[SiteChoice]:
+    if not pack.sites:
+        return []
+    choices = [c for entry in listed(act.resource, "bodySite") if isinstance(entry, dict)
+               for c in _entry_sites(pack, entry)]
+    if not choices and act.code_text:
+        choices = text_sites(pack, act.code_text, f"the code text of {act.key}")
+    if not choices:
+        for note in act.texts:
+            if not note.shared:
+                choices.extend(text_sites(pack, note.text, note.source))
+    choices = _unique(choices)
+    if act_side is not None and len(choices) == 1 and choices[0].side is None:
+        # a side recorded apart from the site (a laterality qualifier in another bodySite entry)
+        only = choices[0]
+        choices = [SiteChoice(only.site, act_side, only.digit, only.why)]
+    return choices
