@@ -72,6 +72,12 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, FeeScheduleError, PackError) as exc:
         print(f"cds-service audit: {exc}", file=sys.stderr)
         return 2
+    except ImportError as exc:  # --dask without dask installed
+        print(f"cds-service audit: {exc.name or exc} is not installed (pip install -e '.[dask]')", file=sys.stderr)
+        return 2
+    except (OSError, TimeoutError) as exc:  # a Dask scheduler that cannot be reached
+        print(f"cds-service audit: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     statuses = ", ".join(f"{n} {s}" for s, n in summary["byStatus"].items() if n)
     progress.message(f"{summary['encounters']} encounters, {summary['findings']} coded subjects "
                      f"({statuses or 'none'}); {summary['inputs']['errors']} malformed lines; outputs in {args.out}")
