@@ -177,7 +177,8 @@ def render(results: dict) -> str:
     startup, rss = results.get("startup_s", {}), results.get("rss_mb", {})
     lines += ["", f"start-up to first answered request: service {startup.get('service')} s, "
                   f"baseline {startup.get('baseline')} s",
-              f"resident memory per worker: service {rss.get('service')} MB, baseline {rss.get('baseline')} MB", ""]
+              f"resident memory per worker: service {rss.get('service')} MB (master {rss.get('service_master')} MB), "
+              f"baseline {rss.get('baseline')} MB", ""]
     for target in results.get("targets", []):
         mark = "ok  " if target["met"] else "MISS"
         lines.append(f"{mark} {target['name']}: {target['value']}{target['unit']} (limit {target['limit']}"
@@ -211,8 +212,8 @@ def markdown(results: dict) -> str:
         lines.append(f"The FHIR server alone answers the {floor['queries']} queries of one discharge call in "
                      f"p50 {floor['p50_ms']:.1f} ms.")
     lines.append(f"Start-up to the first answered call: {startup.get('service')} s (baseline "
-                 f"{startup.get('baseline')} s). Resident memory per worker: {rss.get('service')} MB (baseline "
-                 f"{rss.get('baseline')} MB).")
+                 f"{startup.get('baseline')} s). Resident memory per worker: {rss.get('service')} MB, gunicorn "
+                 f"master {rss.get('service_master')} MB (baseline {rss.get('baseline')} MB).")
     lines += ["", "| target | measured | limit | |", "|---|---:|---:|---|"]
     lines += [f"| {t['name']} | {t['value']}{t['unit']} | {t['limit']}{t['unit']} | {'met' if t['met'] else 'MISSED'} |"
               for t in results.get("targets", [])]

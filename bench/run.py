@@ -39,7 +39,16 @@ from tests.infra import fhir_server
 from . import report
 from .fetch_floor import fetch_floor
 from .loadgen import Job, summarise
-from .servers import BASELINE_APP, SERVICE_APP, SERVICE_ENV, SYNC_ARGS, Started, start_gunicorn, worker_rss_mb
+from .servers import (
+    BASELINE_APP,
+    SERVICE_APP,
+    SERVICE_ENV,
+    SYNC_ARGS,
+    Started,
+    rss_mb,
+    start_gunicorn,
+    worker_rss_mb,
+)
 from .workload import FIXTURES_DIR, BenchCall, discharge_call, find_fixture, padded_call
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -238,6 +247,7 @@ def benchmark(args: argparse.Namespace, work: Path) -> dict:
                     results["scaling"].append({"resources": c.resources, "body_bytes": len(c.body()), **point})
                 results["scaling_growth"] = report.scaling_slopes(results["scaling"])
                 results["rss_mb"] = {"service": worker_rss_mb(service.service),
+                                     "service_master": rss_mb(service.service.process.pid),
                                      "baseline": worker_rss_mb(baseline.service),
                                      "baseline_sync": worker_rss_mb(baseline_sync.service)}
             finally:
