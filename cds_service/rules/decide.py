@@ -56,7 +56,29 @@ def recognise(book: RuleBook, act: ActFacts, readings: NoteReadings | None = Non
     return None
 
 
+# _recognise_by_code reads only the act's codings and code text: its answers are kept per rule book, since the
+# same lab orders, routine procedures and vital-sign codes come back on every call (the code-text patterns of
+# every approach were searched for each of them, twice per call). Bounded: emptied when it grows past the limit.
+_BY_CODE_CACHE: dict[tuple[int, tuple, str], tuple[RuleBook, Recognised | None]] = {}
+_BY_CODE_CACHE_LIMIT = 4096
+
+
 def _recognise_by_code(book: RuleBook, act: ActFacts) -> Recognised | None:
+    key = (id(book), act.codings, act.code_text)
+    try:
+        cached = _BY_CODE_CACHE.get(key)
+    except TypeError:  # a coding field that cannot be hashed: no caching for this act
+        return _recognise_by_code_uncached(book, act)
+    if cached is not None and cached[0] is book:  # `is`: an id can be reused by a later rule book
+        return cached[1]
+    found = _recognise_by_code_uncached(book, act)
+    if len(_BY_CODE_CACHE) >= _BY_CODE_CACHE_LIMIT:
+        _BY_CODE_CACHE.clear()
+    _BY_CODE_CACHE[key] = (book, found)
+    return found
+
+
+def _recognise_by_code_uncached(book: RuleBook, act: ActFacts) -> Recognised | None:
     for code in _codes(act, SNOMED):
         for pack in book.packs:
             if code in pack.snomed_index:
