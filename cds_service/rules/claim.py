@@ -364,6 +364,8 @@ def apply_claim_edits(findings: list[Finding], focus: set[str]) -> None:
         _settle_guidance(session)
         _distinct_site_modifiers(session)
     for finding in findings:
+        # A merged or split procedure line is appended: its guidance lines follow it, the procedure comes first.
+        finding.lines.sort(key=_is_guidance)
         _side_and_component_modifiers(finding)
     _repeat_modifiers(findings)
     for finding in findings:

@@ -210,3 +210,21 @@ def test_ncci_pairs_per_date_of_service(tmp_path):
     assert found["Procedure/d1"]["lines"] == ["0000T-RT"]
     found = code(engine, [rinse("r1", morning), act("d1", when="2024-01-02T08:00:00Z")])
     assert found["Procedure/d1"]["lines"] == ["0000T-RT"]
+
+
+def test_guidance_line_of_a_bilateral_procedure(tmp_path):
+    pack = demo_pack()
+    pack["separate_guidance"][0]["per_session"] = True
+    engine = engine_with(tmp_path, pack)
+    # Both sides in one session under fluoroscopy: one 50 line and one guidance unit for the session, the
+    # procedure line first (it is the code written on the resource).
+    found = code(engine, [act("d1"), act("d2", side="7771000", when="2024-01-01T10:20:00Z")],
+                 [study("i1", "RF", procedure="d1"), study("i2", "RF", when="2024-01-01T10:19:00Z", procedure="d2")])
+    assert found["Procedure/d1"]["lines"] == ["0000T-50", "0003T-26"]
+    assert found["Procedure/d2"]["lines"] == []
+    # Without per_session each procedure's guidance is its own unit.
+    engine = engine_with(tmp_path / "other", demo_pack())
+    found = code(engine, [act("d1"), act("d2", side="7771000", when="2024-01-01T10:20:00Z")],
+                 [study("i1", "RF", procedure="d1"), study("i2", "RF", when="2024-01-01T10:19:00Z", procedure="d2")])
+    assert found["Procedure/d1"]["lines"] == ["0000T-50", "0003T-26"]
+    assert found["Procedure/d2"]["lines"] == ["0003T-26"]
