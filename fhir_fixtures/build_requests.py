@@ -573,6 +573,13 @@ def joint_scenarios() -> dict[str, dict]:
         imaging("img-1", "10:01", procedure_id="p1"),
         joint("p2", ["left ring finger PIP joint"], start="10:20", end="10:25",
               notes=["Ring finger aspiration. No complications."])], cls="AMB")
+    coded = joint("p1", [], text="Injection of joint", notes=["Injection performed. No complications."])
+    coded["code"]["coding"] = [{"system": CPT, "code": "20610"}]
+    s["joint-cpt-without-site.encounter-discharge"] = discharge([OA_KNEE, coded], cls="AMB")
+    s["joint-hip-with-fluoroscopy-order.order-sign"] = order_call("order-sign", [
+        dict(order("sr-1", kind=None, side=None, text="Hip joint injection"), bodySite=[{"text": "left hip"}]),
+        order("sr-fluoro", kind=None, side=None, cpt="77002", text="Fluoroscopic guidance for needle placement")],
+        [OA_KNEE])
     s["joint-knee-with-guidance-order.order-sign"] = order_call("order-sign", [
         dict(order("sr-1", kind=None, side=None, text="Knee joint injection"), bodySite=[{"text": "right knee"}]),
         order("sr-guidance", kind=None, side=None, cpt="76942", text="Ultrasound guidance for needle placement")],

@@ -39,6 +39,18 @@ def _require_report(finding: Finding) -> None:
     finding.entry = finding.pack.code_for(finding.approach.id, False)
 
 
+def _class_of_current_code(finding: Finding):
+    pack = finding.pack
+    for code in finding.current_codes:
+        site_class = pack.codes[code].site_class
+        if site_class is not None:
+            entry = pack.code_for(finding.approach.id, finding.guided, site_class=site_class)
+            if entry is not None:
+                finding.approach_why += f"; no site is named, so the class of {code} on the resource is kept"
+                return entry
+    return None
+
+
 def refine(finding: Finding, evidence: Evidence, book: RuleBook, guidance_orders: list[ActFacts]) -> None:
     pack = finding.pack
     if finding.stage == NOT_PERFORMED:
@@ -50,8 +62,9 @@ def refine(finding: Finding, evidence: Evidence, book: RuleBook, guidance_orders
         for choice in finding.sites:
             choice.entry = pack.code_for(finding.approach.id, finding.guided, site_class=choice.site.site_class)
         finding.sites = [c for c in finding.sites if c.entry is not None]
-        finding.entry = finding.sites[0].entry if finding.sites else None
-        finding.site_missing = not finding.sites
+        finding.entry = finding.sites[0].entry if finding.sites else _class_of_current_code(finding)
+        # No site named: a CPT code already on the resource still says the class (the site gap stays open).
+        finding.site_missing = finding.entry is None
         if finding.sites and finding.side is None:
             sides = {c.side for c in finding.sites if c.side}
             finding.side = sides.pop() if len(sides) == 1 else None

@@ -67,6 +67,12 @@ SCENARIOS = {
     # CT guidance, two joints in one session: one 77012 line for the session.
     "joint-ct-guided-two-joints.encounter-discharge": {
         "Procedure/p1": (["20610-RT", "20610-RT-XS", "77012"], [], NO_GAPS, "info")},
+    # A CPT code on the resource with no site named: its class is kept, the site and side gaps stay open.
+    "joint-cpt-without-site.encounter-discharge": {
+        "Procedure/p1": (["20610"], [], ["joint-site", "laterality"], "warning")},
+    # Order-sign: a draft fluoroscopic guidance order is billed as its own line (26: inpatient encounter).
+    "joint-hip-with-fluoroscopy-order.order-sign": {"ServiceRequest/sr-1": (["20610-LT", "77002-26"], [], NO_GAPS,
+                                                                             "info")},
     # Order-sign: a draft 76942 order makes the order guided and is deleted (never billed with 20611).
     "joint-knee-with-guidance-order.order-sign": {"ServiceRequest/sr-1": (["20611-RT"], ["76942"], NO_GAPS, "info")},
 }
