@@ -93,11 +93,16 @@ def _quote(text: str, mention: Mention) -> tuple[str, int, int]:
     return text[start:end], start, end
 
 
+# Longer texts are read up to here (offsets stay valid: the prefix is read).
+READ_LIMIT_CHARS = 64 * 1024
+
+
 class NoteReadings:
     """Readings for one call: each note read once, each (act, pack) reading built once."""
 
     def __init__(self, reader: TextReader, evidence: Evidence):
         self.reader = reader
+        self.evidence = evidence
         self._mentions: dict[str, list[Mention]] = {}  # by text: one note linked to many acts is read once
         self._readings: dict[tuple[str, str], ActReading] = {}
         # Acts sharing a note, in the order the evidence lists them (the note's related procedures).
@@ -110,7 +115,14 @@ class NoteReadings:
 
     def mentions(self, note: NoteText) -> list[Mention]:
         if note.text not in self._mentions:
-            self._mentions[note.text] = self.reader.read(note.text)
+            text = note.text
+            if len(text) > READ_LIMIT_CHARS:
+                # Procedure documentation is a few KB; the rest of a longer text is not read (the pipeline costs
+                # about 2 ms per KB), and the cards say so.
+                text = text[:READ_LIMIT_CHARS]
+                self.evidence.problems.append(
+                    f"{note.source}: only the first {READ_LIMIT_CHARS // 1024} KB of its text were read")
+            self._mentions[note.text] = self.reader.read(text)
         return self._mentions[note.text]
 
     def reading(self, act: ActFacts, pack: RulePack) -> ActReading:

@@ -8,6 +8,8 @@ punctuation, and dictation that wraps a sentence over lines in lower case.
 
 from __future__ import annotations
 
+import numpy
+from spacy.attrs import SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -22,10 +24,13 @@ def _newlines(text: str) -> int:
 
 @Language.component("clinical_sentences")
 def clinical_sentences(doc: Doc) -> Doc:
+    # Decided in a list and written once: spaCy's per-token `is_sent_start` setter rescans the whole document
+    # each time (quadratic: 0.6 s for a 64 KB text).
+    starts = numpy.full(len(doc), -1, dtype="int32")
     previous = None
     for i, token in enumerate(doc):
         if i == 0:
-            token.is_sent_start = True
+            starts[0] = 1
             previous = token
             continue
         start = False
@@ -41,10 +46,11 @@ def clinical_sentences(doc: Doc) -> Doc:
             # "mL." or "L." can be one token: the period still ends the sentence unless it ends an abbreviation.
             word = (previous.text[:-1] if len(previous.text) > 1 else (doc[i - 2].text if i >= 2 else "")).lower()
             start = not token.text[:1].islower() and not (previous.text.endswith(".") and word in ABBREVIATIONS)
-        if token.is_space:
-            start = False
-        token.is_sent_start = start
+        if start and not token.is_space:
+            starts[i] = 1
         previous = token
+    if len(doc):
+        doc.from_array([SENT_START], starts.reshape(-1, 1))
     return doc
 
 

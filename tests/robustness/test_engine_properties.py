@@ -4,12 +4,14 @@ Through the engine's public entry (`build_coder(settings).cards(service, call, C
 - no exception escapes, whatever the resources hold;
 - every answer passes the one response validator;
 - a CPT line is only ever suggested for a subject some rule pack recognises (its SNOMED CT or procedure CPT
-  code, or its code text matching a pack's recognition pattern), and only with a code some pack lists.
+  code, its code text matching a pack's recognition pattern, or a note of the call naming a procedure the
+  pack reads in notes), and only with a code some pack lists.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 import time
 import uuid
 from functools import cache
@@ -20,6 +22,8 @@ from hypothesis import strategies as st
 from cds_service.coding import CodingEngine, build_coder
 from cds_service.config import Settings
 from cds_service.evidence.facts import collect_evidence
+from cds_service.evidence.notes import note_text
+from cds_service.evidence.values import annotation_texts
 from cds_service.fhir.access import ClinicalData, KeyResult, Outcome
 from cds_service.protocol.response_check import response_problems
 from cds_service.services import SERVICES_BY_ID
@@ -65,17 +69,27 @@ def _known() -> tuple[set[str], set[str], list, set[str]]:
         if pack.not_performed_code:
             all_codes.add(pack.not_performed_code)
         patterns.extend(approach.recognise.text for approach in pack.approaches)
+        patterns.extend(re.compile(p, re.IGNORECASE) for items in pack.note_reading.procedures.values() for p in items)
     return snomed, cpt_procedures, patterns, all_codes
 
 
-def recognisable(resource: dict) -> bool:
+def note_texts(data: ClinicalData) -> list[str]:
+    """The decoded text of every DocumentReference of the call (the engine may read any of them)."""
+    documents = data.of_type("DocumentReference") + [
+        r for r in data.context_resources if r.get("resourceType") == "DocumentReference"]
+    return [text.text for text in (note_text(d)[0] for d in documents) if text is not None]
+
+
+def recognisable(resource: dict, notes: list[str]) -> bool:
     """A generous reading of what the packs recognise: any string in `code` that is a known SNOMED CT or
-    procedure CPT code, or that matches a recognition pattern. The engine recognises less, never more."""
+    procedure CPT code, or that matches a recognition pattern, or a note (the call's documents or the
+    resource's own annotations) naming a procedure a pack reads in notes. The engine recognises less, never
+    more."""
     snomed, cpt, patterns, _ = _known()
     for text in _strings(resource.get("code")):
         if text.strip() in snomed or text.strip() in cpt or any(p.search(text) for p in patterns):
             return True
-    return False
+    return any(p.search(text) for text in [*notes, *annotation_texts(resource)] for p in patterns)
 
 
 def _key(resource: dict) -> str:
@@ -143,13 +157,14 @@ def test_engine_answers_valid_cards_and_codes_only_what_it_recognises(inputs):
 
     assert response_problems({"cards": cards}) == []
     read = {_key(r): r for rtype in ("Procedure", "ServiceRequest") for r in data.of_type(rtype)}
+    notes = note_texts(data)
     _, _, _, listed_codes = _known()
     for card in cards:
         subject, lines = _lines(card)
         if not lines:
             continue
         assert subject in read, f"lines for {subject}, which is not a resource that was read"
-        assert recognisable(read[subject]), f"lines {lines} for {subject}, which no pack recognises"
+        assert recognisable(read[subject], notes), f"lines {lines} for {subject}, which no pack recognises"
         assert {line["code"] for line in lines} <= listed_codes, lines
         if service.preview:
             assert card["indicator"] == "info"
@@ -159,7 +174,8 @@ def test_engine_answers_valid_cards_and_codes_only_what_it_recognises(inputs):
 @given(hook_inputs())
 def test_unrecognised_procedures_never_get_a_line(inputs):
     service, call, data = inputs
-    assume(not any(recognisable(r) for rtype in ("Procedure", "ServiceRequest") for r in data.of_type(rtype)))
+    notes = note_texts(data)
+    assume(not any(recognisable(r, notes) for rtype in ("Procedure", "ServiceRequest") for r in data.of_type(rtype)))
     for card in engine().cards(service, call, data):
         assert _lines(card)[1] == [], card
 
