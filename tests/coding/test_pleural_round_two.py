@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests import calls
+
 from .helpers import labels, post, request, suggestions
 
 NONE: list[str] = []
@@ -77,10 +79,7 @@ SCENARIOS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(SCENARIOS))
-def test_scenario(client, name):
-    found = suggestions(post(client, request(name)))
-    expected = SCENARIOS[name]
+def _check(found: dict, expected: dict) -> None:
     assert set(found) == set(expected), "exactly the related subjects get a card"
     for subject, (lines, bundled, gaps, indicator) in expected.items():
         ext = found[subject]
@@ -90,6 +89,25 @@ def test_scenario(client, name):
         assert ext["card"]["indicator"] == indicator, subject
         assert ext["rule"].startswith("pleural/")
         assert all(line["units"] == 1 for line in ext.get("lines", []))
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_scenario(client, name):
+    _check(suggestions(post(client, request(name))), SCENARIOS[name])
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_scenario_in_fetch_mode(client, fhir_server, name):
+    """No prefetch: everything is read from the loopback FHIR server (the earlier encounter's instillation
+    too, by the follow-up read of the patient's Procedures), and the coding is the same."""
+    fhir_server.reset()
+    call, resources = calls.fetch_mode(request(name), fhir_server.base_url)
+    fhir_server.load(resources)
+    found = suggestions(post(client, call))
+    _check(found, SCENARIOS[name])
+    for subject in found.values():
+        assert "Data not read" not in subject["card"]["detail"], subject["card"]["detail"]
 
 
 def test_guidance_line_is_explained_in_plain_words(client):
