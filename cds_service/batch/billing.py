@@ -14,6 +14,7 @@ from ..evidence.values import CPT, codings, listed, reference_key
 from ..rules.model import Finding
 from ..rules.packs import RuleBook
 
+Known = dict[str, frozenset[str]]  # code -> ids of the packs that know it
 HCPCS_SYSTEMS = ("urn:oid:2.16.840.1.113883.6.285", "urn:oid:2.16.840.1.113883.6.12")
 
 # Statuses, a billing problem first (the first that applies wins), then the documentation and the match.
@@ -46,12 +47,21 @@ class BilledLine:
 
 
 def known_codes(book: RuleBook) -> Known:
-    """Every code a pack decides about -> the ids of the packs that know it (guidance codes are shared)."""
+    """Every code a pack decides about (procedure, imaging, bundled guidance and drug supply codes) -> the ids
+    of the packs that know it (guidance codes are shared)."""
     found: dict[str, set[str]] = {}
     for pack in book.packs:
-        for code in (*pack.codes, *pack.cpt_index, *pack.bundled_guidance):
+        drugs = getattr(pack, "drugs", None)
+        drug_codes = [c.code for item in drugs.items for c in item.codes] if drugs is not None else []
+        for code in (*pack.codes, *pack.cpt_index, *pack.bundled_guidance, *drug_codes):
             found.setdefault(code, set()).add(pack.id)
     return {code: frozenset(packs) for code, packs in found.items()}
+
+
+def with_suggested(known: Known, findings: list[Finding]) -> Known:
+    """`known` plus any code the engine suggested for this encounter (a line is always comparable)."""
+    extra = {line.code: frozenset({f.pack.id}) for f in findings for line in f.lines if line.code not in known}
+    return {**known, **extra} if extra else known
 
 
 def _units(item: dict) -> int:
@@ -122,9 +132,6 @@ class Comparison:
         return MATCH
 
 
-Known = dict[str, frozenset[str]]  # code -> ids of the packs that know it
-
-
 def compare(findings: list[Finding], lines: list[BilledLine], source: str, known: Known) -> list[Comparison]:
     """Ties billed lines to the coded subjects, then names what differs for each subject."""
     comparisons = [Comparison(f) for f in findings]
@@ -186,6 +193,10 @@ def _judge(comparison: Comparison, check_modifiers: bool) -> None:
         billed.remove(same)
         if check_modifiers and not set(line.modifiers) <= set(same.modifiers):
             problems.append(MISSING_MODIFIER)
+        if same.units > line.units:  # more units billed than done (drug supply lines count units)
+            problems.append(EXTRA_LINE)
+        elif same.units < line.units:
+            problems.append(NOT_BILLED)
     for _ in unmatched:
         if billed:
             billed.pop(0)

@@ -17,7 +17,17 @@ from ..evidence.facts import Evidence
 from ..rendering.cards import coding_card
 from ..rules.packs import load_rule_book
 from ..services import SERVICES_BY_ID
-from .billing import DOCUMENTATION_GAP, MATCH, MISSING_MODIFIER, Comparison, billed_lines, compare, known_codes
+from .billing import (
+    DOCUMENTATION_GAP,
+    MATCH,
+    MISSING_MODIFIER,
+    Comparison,
+    Known,
+    billed_lines,
+    compare,
+    known_codes,
+    with_suggested,
+)
 from .encounters import EncounterGroup, clinical_data, split_patient
 from .fees import FeeSchedule
 from .staging import Row
@@ -33,10 +43,10 @@ class AuditConfig:
     file_names: dict[int, str]
 
 
-_ENGINES: dict[str, tuple[CodingEngine, dict[str, frozenset[str]]]] = {}
+_ENGINES: dict[str, tuple[CodingEngine, Known]] = {}
 
 
-def _engine(config: AuditConfig) -> tuple[CodingEngine, dict[str, frozenset[str]]]:
+def _engine(config: AuditConfig) -> tuple[CodingEngine, Known]:
     """One coding engine per process and rule-pack folder (packs are loaded and compiled once)."""
     found = _ENGINES.get(config.rule_packs)
     if found is None:
@@ -56,18 +66,19 @@ def code_chunk(chunk: list[tuple[str, list[Row]]], config: AuditConfig) -> list[
     return out
 
 
-def code_encounter(engine: CodingEngine, known: dict[str, frozenset[str]], patient: str, group: EncounterGroup,
+def code_encounter(engine: CodingEngine, known: Known, patient: str, group: EncounterGroup,
                    config: AuditConfig) -> list[dict]:
     procedures = [r for r in group.resources if r.get("resourceType") == "Procedure"]
-    if not procedures and not group.claims:
-        return []  # nothing was done and nothing billed: no subject to code (the engine would find none)
-    source, lines = billed_lines(group.claims, procedures, group.key, known)
-    if not procedures and not lines:
-        return []
+    if not procedures and not billed_lines(group.claims, [], group.key, known)[1]:
+        return []  # nothing done and none of the packs' codes billed: the engine would find no subject
     call = {"hook": DISCHARGE.hook, "context": {"userId": AUDIT_USER, "patientId": patient.split("/", 1)[1]}}
     if group.encounter_id:
         call["context"]["encounterId"] = group.encounter_id
     findings, evidence = engine.findings(DISCHARGE, call, clinical_data(group))
+    known = with_suggested(known, findings)
+    source, lines = billed_lines(group.claims, procedures, group.key, known)
+    if not findings and not lines:
+        return []
     comparisons = compare(findings, lines, source, known)
     return [_record(c, patient, group, source, evidence, config, known) for c in comparisons]
 
@@ -103,7 +114,7 @@ def _encounter_day(group: EncounterGroup) -> str | None:
 
 
 def _record(comparison: Comparison, patient: str, group: EncounterGroup, source: str, evidence_of: Evidence,
-            config: AuditConfig, known: dict[str, frozenset[str]]) -> dict:
+            config: AuditConfig, known: Known) -> dict:
     problems, payor_names = evidence_of.problems, evidence_of.payor_names
     encounter_class = evidence_of.encounter_class.get(group.key or "", "")
     finding = comparison.finding

@@ -16,6 +16,7 @@ from .exports import HCPCS, claim, fixture_resources, write_ndjson
 BILATERAL = "thoracentesis-bilateral.encounter-discharge.json"  # 32555-50 on p-right, 76942 bundled
 UNDOCUMENTED = "thoracentesis-undocumented.encounter-discharge.json"  # 32554, billing gaps (indication, ...)
 US_GUIDED = "thoracentesis-guidance-based-on.encounter-discharge.json"  # 32555-RT, no billing gap
+KNEE_DRUG = "joint-knee-triamcinolone.encounter-discharge.json"  # 20610-RT and J3301 x4
 FEES = Path(__file__).parent / "fee-schedule.csv"
 
 
@@ -59,6 +60,10 @@ def audited(tmp_path_factory) -> dict[tuple[str, str], dict]:
     urn = fixture_resources(BILATERAL, "-urn") + [claim("c", "-urn", [{"code": "32555", "modifiers": ["50"]}])]
     resources += [json.loads(json.dumps(r).replace('"Patient/pt-1-urn"', '"urn:uuid:pt-1-urn"')
                              .replace('"Encounter/enc-1-urn"', '"urn:uuid:enc-1-urn"')) for r in urn]
+    # drug supply lines: units compared
+    for tag, units in (("-drug", 4), ("-drugless", 0), ("-drugmore", 6)):
+        items = [{"code": "20610", "modifiers": ["RT"]}] + ([{"code": "J3301", "units": units}] if units else [])
+        resources += fixture_resources(KNEE_DRUG, tag) + [claim("c", tag, items)]
     write_ndjson(folder / "in", resources)
     options = AuditOptions([folder / "in"], folder / "out", Settings().rule_packs_dir, workers=1,
                            fee_schedule=FEES)
@@ -112,3 +117,10 @@ def test_money_at_stake(audited):
     wrong = audited[("pt-1-wrong", "p-right-wrong")]
     assert wrong["billedAmount"] == 150.0 and wrong["value"] == 75.0
     assert audited[("pt-1-nomod", "p-right-nomod")]["value"] == 150.0  # the billed line risks denial
+
+
+@pytest.mark.parametrize(("tag", "status"), [("-drug", "match"), ("-drugless", "not-billed"), ("-drugmore", "extra-line")])
+def test_drug_supply_units(audited, tag, status):
+    record = next(r for (patient, _), r in audited.items() if patient == f"pt-1{tag}")
+    assert {"code": "J3301", "units": 4} in record["suggested"]
+    assert record["status"] == status, record
