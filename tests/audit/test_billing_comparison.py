@@ -119,7 +119,9 @@ def test_money_at_stake(audited):
     assert audited[("pt-1-nomod", "p-right-nomod")]["value"] == 150.0  # the billed line risks denial
 
 
-@pytest.mark.parametrize(("tag", "status"), [("-drug", "match"), ("-drugless", "not-billed"), ("-drugmore", "extra-line")])
+@pytest.mark.parametrize(("tag", "status"), [
+    ("-drug", "match"), ("-drugless", "not-billed"), ("-drugmore", "extra-line"),
+])
 def test_drug_supply_units(audited, tag, status):
     record = next(r for (patient, _), r in audited.items() if patient == f"pt-1{tag}")
     assert {"code": "J3301", "units": 4} in record["suggested"]
