@@ -13,12 +13,12 @@ both servers.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import signal
 import sys
 import tempfile
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -111,7 +111,7 @@ def scenario_patient(name: str, call: dict, today: date | None = None) -> DemoPa
     """One scenario as one patient: its own ids (prefixed), references rewritten, dates up to yesterday."""
     stem = name.split(".", 1)[0]
     patient_id = f"demo-{stem}"[:64]
-    prefix = f"{zlib.crc32(stem.encode()) % 10**6:06d}"
+    prefix = hashlib.sha1(stem.encode()).hexdigest()[:8]  # stable across runs, distinct per scenario
     original_patient = str((call.get("context") or {}).get("patientId", "")).split("/")[-1]
     resources = _request_resources(call)
     ids = {(r["resourceType"], r["id"]): f"{prefix}-{r['id']}"[:64] for r in resources}
@@ -126,8 +126,10 @@ def scenario_patient(name: str, call: dict, today: date | None = None) -> DemoPa
             resource.setdefault("birthDate", "1950-01-01")
 
     def visit(key: str, value: Any) -> Any:
-        if key == "reference" and isinstance(value, str) and value.count("/") == 1:
-            rtype, rid = value.split("/")
+        # Relative (`Type/id`) and absolute (`https://ehr.example/fhir/Type/id`) references to the scenario's own
+        # resources become relative references to their new ids.
+        if key == "reference" and isinstance(value, str) and "/" in value:
+            rtype, rid = value.rstrip("/").split("/")[-2:]
             new = ids.get((rtype, rid))
             return f"{rtype}/{new}" if new else value
         return value

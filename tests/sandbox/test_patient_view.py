@@ -155,3 +155,41 @@ def test_shift_dates_moves_datetimes_and_dates_but_not_birth_dates():
         "birthDate": "1950-01-01", "performedDateTime": "2024-03-06T10:00:00-05:00",
         "period": {"start": "2024-03-06T10:00:00Z"}, "note": [{"text": "2024-03-04 is text"}], "date": "2024-03-06",
     }
+
+
+def test_a_scenario_becomes_a_patient_of_its_own_with_its_last_procedure_yesterday():
+    from tests.infra.demo import scenario_patient
+
+    call = {
+        "hook": "encounter-discharge", "hookInstance": "x",
+        "context": {"userId": "Practitioner/pr1", "patientId": "p1", "encounterId": "e1"},
+        "prefetch": {
+            "patient": None,
+            "procedures": {"resourceType": "Bundle", "type": "searchset", "entry": [
+                {"resource": {"resourceType": "Procedure", "id": "a", "status": "completed",
+                              "subject": {"reference": "Patient/p1"},
+                              "encounter": {"reference": "https://ehr.example/fhir/Encounter/e1"},
+                              "performedDateTime": "2024-03-01T10:00:00Z"}},
+                {"resource": {"resourceType": "Procedure", "id": "b", "status": "completed",
+                              "subject": {"reference": "Patient/p1"}, "performedDateTime": "2024-03-04T10:00:00Z",
+                              "partOf": [{"reference": "Procedure/a"}]}},
+            ]},
+            "encounter": {"resourceType": "Encounter", "id": "e1", "status": "finished",
+                          "subject": {"reference": "Patient/p1"}},
+        },
+    }
+    today = datetime(2026, 12, 2, tzinfo=UTC).date()
+
+    patient = scenario_patient("two-procedures.encounter-discharge", call, today=today)
+
+    assert patient.patient_id == "demo-two-procedures"
+    by_id = {r["id"]: r for r in patient.resources}
+    (proc_a, proc_b) = sorted((r for r in patient.resources if r["resourceType"] == "Procedure"),
+                              key=lambda r: r["performedDateTime"])
+    assert proc_b["performedDateTime"] == "2026-12-01T10:00:00Z"  # the last procedure: yesterday
+    assert proc_a["performedDateTime"] == "2026-11-28T10:00:00Z"  # the others keep their distance
+    assert proc_a["subject"] == {"reference": "Patient/demo-two-procedures"}
+    assert proc_b["partOf"] == [{"reference": f"Procedure/{proc_a['id']}"}]
+    encounter_id = proc_a["encounter"]["reference"].split("/")[1]
+    assert by_id[encounter_id]["resourceType"] == "Encounter" and encounter_id != "e1"
+    assert by_id["demo-two-procedures"]["name"][0]["given"] == ["Two Procedures"]
