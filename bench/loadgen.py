@@ -53,6 +53,7 @@ class Result:
     mean_ms: float
     error_samples: list[str] = field(default_factory=list)
     latencies_ms: list[float] | None = None
+    sent: int = 0  # every request sent, warm-up included (the server's CPU time is spread over all of them)
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -76,6 +77,7 @@ class _Client(threading.Thread):
         self.error_samples: list[str] = []
         self.first_measured: float | None = None
         self.last_done = 0.0
+        self.sent = 0
 
     def _connect(self) -> http.client.HTTPConnection:
         return http.client.HTTPConnection(self.host, self.port, timeout=self.job.timeout)
@@ -95,6 +97,7 @@ class _Client(threading.Thread):
             if started >= self.stop_at or (self.job.max_requests and done >= self.job.max_requests):
                 break
             measured = started >= self.start_measuring
+            self.sent += 1
             try:
                 connection.request("POST", self.path, body=self.body, headers=headers)
                 response = connection.getresponse()
@@ -143,6 +146,7 @@ def run(job: Job) -> Result:
     result = summarise(latencies, errors, max(ended - start_measuring, 1e-9), samples)
     if job.raw:
         result.latencies_ms = [round(ms, 3) for ms in latencies]
+    result.sent = sum(client.sent for client in clients)
     return result
 
 

@@ -117,6 +117,11 @@ def evaluate(results: dict) -> list[Target]:
 _EMPTY = {"throughput": 0.0, "p99_ms": 0.0, "errors": 0}
 
 
+def _cpu(service: dict) -> str:
+    value = service.get("cpu_ms_per_request")
+    return f"{value:.2f}" if value is not None else "-"
+
+
 def _row(cells: list[str], widths: list[int]) -> str:
     pairs = enumerate(zip(cells, widths, strict=True))
     return "  ".join(cell.rjust(width) if i else cell.ljust(width) for i, (cell, width) in pairs)
@@ -131,7 +136,8 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def runs_table(results: dict) -> list[str]:
     header = ["case", "conc", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "req/s",
-              "gthread base req/s", "base p99 ms", "ratio", "sync base req/s", "sync p99 ms", "ratio sync"]
+              "gthread base req/s", "base p99 ms", "ratio", "sync base req/s", "sync p99 ms", "ratio sync",
+              "CPU ms/req"]
     rows = []
     for run in results["runs"]:
         s, b, y = run["service"], run["baseline"], run.get("baseline_sync") or _EMPTY
@@ -139,7 +145,8 @@ def runs_table(results: dict) -> list[str]:
                      str(s["errors"] + b["errors"] + y["errors"]),
                      f"{s['p50_ms']:.1f}", f"{s['p95_ms']:.1f}", f"{s['p99_ms']:.1f}", f"{s['throughput']:.0f}",
                      f"{b['throughput']:.0f}", f"{b['p99_ms']:.1f}", f"{run['ratio']:.2f}",
-                     f"{y['throughput']:.0f}", f"{y['p99_ms']:.1f}", f"{run.get('ratio_sync', 0.0):.2f}"])
+                     f"{y['throughput']:.0f}", f"{y['p99_ms']:.1f}", f"{run.get('ratio_sync', 0.0):.2f}",
+                     _cpu(s)])
     return _table(header, rows)
 
 
@@ -194,14 +201,14 @@ def markdown(results: dict) -> str:
              f"{st['workers']} {_model(st)} workers, {st['duration_s']:g} s per run, load average "
              f"{load[0]} after the run.", "",
              "| case | concurrency | p50 ms | p95 ms | p99 ms | req/s | errors | gthread baseline req/s "
-             "| ours / gthread | sync baseline req/s | sync baseline p99 ms | ours / sync |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| ours / gthread | sync baseline req/s | sync baseline p99 ms | ours / sync | worker CPU ms per call |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for run in results["runs"]:
         s, b, y = run["service"], run["baseline"], run.get("baseline_sync") or _EMPTY
         lines.append(f"| {run['case']} | {run['concurrency']} | {s['p50_ms']:.1f} | {s['p95_ms']:.1f} | "
                      f"{s['p99_ms']:.1f} | {s['throughput']:.0f} | {s['errors'] + b['errors'] + y['errors']} | "
                      f"{b['throughput']:.0f} | {run['ratio']:.2f} | {y['throughput']:.0f} | {y['p99_ms']:.1f} | "
-                     f"{run.get('ratio_sync', 0.0):.2f} |")
+                     f"{run.get('ratio_sync', 0.0):.2f} | {_cpu(s)} |")
     if results.get("scaling"):
         lines += ["", "| note-sign, resources | p50 ms | p95 ms | p99 ms | errors |", "|---:|---:|---:|---:|---:|"]
         lines += [f"| {p['resources']} | {p['p50_ms']:.1f} | {p['p95_ms']:.1f} | {p['p99_ms']:.1f} | {p['errors']} |"

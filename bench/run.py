@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +46,7 @@ from .servers import (
     SERVICE_ENV,
     SYNC_ARGS,
     Started,
+    cpu_seconds,
     rss_mb,
     start_gunicorn,
     worker_rss_mb,
@@ -120,18 +122,28 @@ def merged(parts: list[dict]) -> dict:
     latencies = [ms for part in parts for ms in part["latencies_ms"]]
     samples = [text for part in parts for text in part["error_samples"]]
     result = summarise(latencies, sum(p["errors"] for p in parts), sum(p["seconds"] for p in parts), samples)
-    return asdict(result) | {"latencies_ms": None, "runs": len(parts)}
+    return asdict(result) | {"latencies_ms": None, "runs": len(parts), "sent": sum(p.get("sent", 0) for p in parts)}
 
 
-def compare(urls: dict[str, str], body_file: Path, concurrency: int, args: argparse.Namespace) -> dict[str, dict]:
+def compare(urls: dict[str, str], body_file: Path, concurrency: int, args: argparse.Namespace,
+            cpu: dict[str, Callable[[], float]] | None = None) -> dict[str, dict]:
     """The same load on every server (name -> URL) in alternating slices, so that a busy moment of the
-    machine falls on all alike; returns the merged result per name."""
+    machine falls on all alike; returns the merged result per name. For the servers in `cpu` (name -> their
+    workers' CPU seconds so far), also the workers' CPU time per request (warm-up requests included)."""
     slice_seconds = args.duration / args.rounds
     parts: dict[str, list[dict]] = {name: [] for name in urls}
+    spent: dict[str, float] = dict.fromkeys(urls, 0.0)
+    cpu = cpu or {}
     for _ in range(args.rounds):
         for name, url in urls.items():
+            before = cpu[name]() if name in cpu else 0.0
             parts[name].append(load(url, body_file, concurrency, slice_seconds, args.warmup, raw=True))
-    return {name: merged(results) for name, results in parts.items()}
+            spent[name] += cpu[name]() - before if name in cpu else 0.0
+    results = {name: merged(found) for name, found in parts.items()}
+    for name in cpu:
+        sent = results[name]["sent"]
+        results[name]["cpu_ms_per_request"] = round(spent[name] * 1000 / sent, 3) if sent else None
+    return results
 
 
 def ratio(ours: dict, base: dict) -> float:
@@ -237,7 +249,8 @@ def benchmark(args: argparse.Namespace, work: Path) -> dict:
                         urls = {"baseline": baseline.service.base_url + c.path,
                                 "baseline_sync": baseline_sync.service.base_url + c.path,
                                 "service": service.service.base_url + c.path}
-                        measured = compare(urls, bodies[c.case], concurrency, args)
+                        measured = compare(urls, bodies[c.case], concurrency, args,
+                                           cpu={"service": lambda: cpu_seconds(service.service)})
                         results["runs"].append(run_entry(c, concurrency, measured))
                 for c in scaling_calls:
                     progress(f"note-sign with {c.resources} resources")

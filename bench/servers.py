@@ -106,3 +106,17 @@ def rss_mb(pid: int) -> float:
 
 def worker_rss_mb(running: RunningService) -> list[float]:
     return [rss_mb(pid) for pid in child_pids(running.process.pid)]
+
+
+def cpu_seconds(running: RunningService) -> float:
+    """User + system CPU time of gunicorn's workers so far (from /proc/<pid>/stat)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in child_pids(running.process.pid):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / ticks
