@@ -14,6 +14,7 @@ from .packs import Approach, EvidenceSpec, PayerProfile, PcsReading, RuleBook, R
 from .reading import ActReading, NoteReadings
 
 NOT_DONE = "not-done"
+PLANNED = "preparation"
 SEPARATE = "separate-guidance"
 
 
@@ -42,13 +43,17 @@ def recognise(book: RuleBook, act: ActFacts, readings: NoteReadings | None = Non
     codes carry only text), then the procedure its note names. A note that describes a procedure the pack does
     not code (its `note_reading.other_procedures`) and none that it does keeps the act from being coded as one of
     the pack's approaches."""
+    if not act.is_order and act.status == PLANNED:
+        return None  # a procedure in preparation is not yet done: nothing to code
     found = _recognise_by_code(book, act)
     if readings is None or act.is_order:
         return found
     if found is not None:
         reading = readings.reading(act, found.pack)
-        return None if reading.other is not None and reading.procedure is None else found
+        return None if reading.other_first else found
     for pack in book.packs:
+        if act.code_text and pack.other_procedures.search(act.code_text):
+            return None  # the EHR names a procedure the pack does not code (a tube removal)
         reading = readings.reading(act, pack)
         if reading.procedure is not None and reading.procedure_evidence is not None:
             return Recognised(pack, pack.approach(reading.procedure),
@@ -270,9 +275,11 @@ def _side_from_note(finding: Finding, reading: ActReading | None) -> None:
     said = reading.side
     if finding.side is None:
         finding.side, finding.side_why = str(said.value), f"the note: {said.cited}"
-    elif finding.side != said.value:
+    elif {finding.side, said.value} == {RIGHT, LEFT}:
+        # No side modifier until someone settles it: the laterality gap names the conflict.
         finding.side_conflict = (f"bodySite says {finding.side} ({finding.side_why}) but the note says {said.value}: "
                                  f"{said.cited}")
+        finding.side, finding.side_why = None, ""
 
 
 def decide(book: RuleBook, recognised: Recognised, act: ActFacts, evidence: Evidence, payer: PayerProfile,

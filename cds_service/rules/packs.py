@@ -130,9 +130,11 @@ class NoteReadingSpec:
     other_procedures: tuple[str, ...] = ()
     device: DeviceSpec | None = None
     not_side: tuple[str, ...] = ()
+    not_fate: tuple[str, ...] = ()
     volume: tuple[str, ...] = ()
     volume_not_removed: tuple[str, ...] = ()
     complications: tuple[str, ...] = ()
+    vocabulary: tuple[str, ...] = ()  # words notes misspell, read as these when one edit away
 
 
 @dataclass(frozen=True)
@@ -274,6 +276,7 @@ class RulePack:
     drugs: DrugTable | None = None
 
     note_reading: NoteReadingSpec = NoteReadingSpec()
+    other_procedures: Patterns = Patterns()  # note_reading.other_procedures, compiled for code text
 
     def pcs_reading(self, code: str) -> PcsReading | None:
         """What an ICD-10-PCS code says for this family (approach from the device, side from the body part),
@@ -340,7 +343,8 @@ class RuleBook:
         from ..text.pipeline import TextReader
         from .concepts import book_rules
 
-        return TextReader(book_rules(self.packs))
+        vocabulary = tuple(dict.fromkeys(w for pack in self.packs for w in pack.note_reading.vocabulary))
+        return TextReader(book_rules(self.packs), vocabulary)
 
 
 @cache
@@ -557,8 +561,8 @@ def load_pack(path: Path) -> RulePack:
         } if study_codes else {},
         guidance_study_source=source("guidance.study_codes.source", study_codes["source"]) if study_codes else None,
         note_reading=_note_reading(path, raw.get("note_reading") or {}, approach_ids),
-
-
+        other_procedures=_patterns(path, "note_reading.other_procedures",
+                                   (raw.get("note_reading") or {}).get("other_procedures")),
         **_site_dimension(path, raw, codes),
         **_drug_table(path, raw, source),
     )
@@ -573,7 +577,7 @@ def load_pack(path: Path) -> RulePack:
 
 def _note_reading(path: Path, raw: dict, approach_ids: set[str]) -> NoteReadingSpec:
     lists = {}
-    for name in ("other_procedures", "not_side", "volume", "volume_not_removed", "complications"):
+    for name in ("other_procedures", "not_side", "not_fate", "volume", "volume_not_removed", "complications"):
         _patterns(path, f"note_reading.{name}", raw.get(name))  # fails start-up on a bad regex
         lists[name] = tuple(raw.get(name, ()))
     procedures = {}
@@ -589,7 +593,9 @@ def _note_reading(path: Path, raw: dict, approach_ids: set[str]) -> NoteReadingS
         for key in ("inserted", "removed"):
             _patterns(path, f"note_reading.device.{key}", d[key])
         device = DeviceSpec(d["approach"], d["otherwise"], tuple(d["inserted"]), tuple(d["removed"]))
-    return NoteReadingSpec(procedures=procedures, device=device, **lists)
+    return NoteReadingSpec(procedures=procedures, device=device, vocabulary=tuple(raw.get("vocabulary", ())), **lists)
+
+
 def _site_dimension(path: Path, raw: dict, codes: dict[str, CodeEntry]) -> dict:
     """Sites (their class picks the code), digits, and the guidance report a with-imaging code needs."""
     found: dict = {}

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ..evidence.facts import ActFacts, Evidence
 from ..evidence.notes import NoteText
-from ..text.language import NOT_DONE_SECTIONS
+from ..text.language import NOT_DONE_SECTIONS, SEGMENT_CUE
 from ..text.pipeline import Mention, TextReader
 from ..text.quantities import volume_ml
 from .concepts import parse_label
@@ -25,6 +25,8 @@ from .packs import RulePack
 QUOTE_LIMIT = 200
 LOW_WEIGHT_SECTIONS = frozenset({"findings", "post-procedure", "impression", "complications"})
 SIDE_LEAD = 12  # a side this close to a sentence's start heads it ("Right: 800 mL", "- L side")
+CLAUSE_GAP = 4  # characters between a side and the volume it heads ("R 1 L")
+NEAR = 30  # characters between a side word and a procedure's name that make them one phrase
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,13 @@ class ActReading:
     gaps: dict[str, TextEvidence] = field(default_factory=dict)
     # Said anywhere in a note the act shares (documentation counts for every act a note documents).
     note_volume: bool = False
+
+    @property
+    def other_first(self) -> bool:
+        """The note names first a procedure the pack does not code (and it is what was done)."""
+        if self.other is None:
+            return False
+        return self.procedure_evidence is None or self.other.start < self.procedure_evidence.start
 
     @property
     def device_fate_missing(self) -> bool:
@@ -138,7 +147,8 @@ class NoteReadings:
             if not mentions:
                 continue
             sharing = [a for a in self._sharing.get(id(note), []) if a.status != "entered-in-error"]
-            own, shared = (mentions, []) if len(sharing) <= 1 else _attribute(mentions, act, sharing, pack)
+            own, shared = (mentions, []) if len(sharing) <= 1 else _attribute(mentions, act, sharing, pack,
+                                                                                note.text)
             _fill(reading, note, own, shared, mentions, pack)
         return reading
 
@@ -185,8 +195,14 @@ def _procedures(mentions: list[Mention], order: dict[str, int] | None = None) ->
 
 
 def _sides(mentions: list[Mention]) -> list[Mention]:
-    return [m for m in mentions if _kind(m)[0] == "side" and _done(m) and not _inside(
-        m, mentions, ("not_side", "stayed", "removed", "device", "other", "guidance", "volume", "complications"))]
+    """Side words that are sides: affirmed (an indication's side counts: "Indication: L effusion"), not in a
+    `not_side` phrase, nor the first word of a device phrase ("left in place"). A side said of something past
+    is kept (at a low weight): the act is often on the side of an earlier one ("through the left catheter
+    placed last month")."""
+    return [m for m in mentions if _kind(m)[0] == "side" and not (m.negated or m.hypothetical or m.family)
+            and not _inside(m, mentions, ("not_side",))
+            and not any(_kind(o)[0] in ("stayed", "removed", "device") and o.start == m.start and o.end > m.end
+                        for o in mentions)]
 
 
 @dataclass
@@ -203,10 +219,12 @@ def _compatible(a: _Segment, b: _Segment) -> bool:
         a.side is None or b.side is None or a.side == b.side)
 
 
-def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts],
-               pack: RulePack) -> tuple[list[Mention], list[Mention]]:
+def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts], pack: RulePack,
+               text: str) -> tuple[list[Mention], list[Mention]]:
     """(mentions of `act`'s segment, mentions before the first segment) of a note shared by `acts`."""
     procedures = _procedures(mentions, _order(pack))
+    sentences = {m.sentence_start for m in mentions}
+    cues = {start for start in sentences if SEGMENT_CUE.match(text, start)}
     sides = _sides(mentions)
     heads: dict[int, _Segment] = {}
     for m in procedures:
@@ -216,7 +234,17 @@ def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts],
         leads = m.start - m.sentence_start <= SIDE_LEAD
         if m.sentence_start in heads or leads:
             segment = heads.setdefault(m.sentence_start, _Segment(m.sentence_start, None, None))
-            segment.side = segment.side or _kind(m)[1]
+            side = _kind(m)[1]
+            # "R and L taps": a head naming both sides is a bilateral title
+            segment.side = side if segment.side in (None, side) else "bilateral"
+    volumes = [m for m in mentions if _kind(m)[0] == "volume"]
+    for m in sides:  # "R 1 L, L 700 mL": a side followed by its volume heads a clause
+        if m.sentence_start in heads and m.start - m.sentence_start > SIDE_LEAD and any(
+                0 <= v.start - m.end <= CLAUSE_GAP for v in volumes):
+            heads.setdefault(m.start, _Segment(m.start, None, _kind(m)[1]))
+    for m in mentions:  # "First site: ...", "Second attempt: ..." open a segment too
+        if m.sentence_start not in heads and m.sentence_start in cues:
+            heads[m.sentence_start] = _Segment(m.sentence_start, None, None)
     segments = [heads[k] for k in sorted(heads)]
     if not segments:
         return mentions, []
@@ -227,9 +255,11 @@ def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts],
             holder.mentions.append(m)
             if _kind(m)[0] == "dry_tap" and m.asserted:
                 holder.dry_tap = True
-    # A title naming both sides ("Bilateral taps") before one segment per side is the preamble.
-    while len(segments) > len(acts) and segments[0].side in (None, "bilateral") and all(
-            s.side for s in segments[1:]):
+    # A title before one segment per act ("Bilateral taps", "Right tap - two attempts.") is the
+    # preamble: it names both sides, or it is one sentence followed by enough segments.
+    while len(segments) > len(acts) and (
+            (segments[0].side in (None, "bilateral") and all(s.side for s in segments[1:]))
+            or all(m.sentence_start == segments[0].start for m in segments[0].mentions)):
         preamble.extend(segments.pop(0).mentions)
     # Merge neighbours that describe the same act (a procedure named again) while there are more segments
     # than acts; a dry tap and what follows it stay apart.
@@ -248,7 +278,18 @@ def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts],
         segments.pop()
     assigned = _assign(segments, acts, pack)
     _device_words_to_the_device(assigned, acts, pack)
-    return assigned.get(act.key, []), preamble
+    own = assigned.get(act.key, [])
+    shared = list(preamble)
+    if not _sides(own) and not _sides(preamble):
+        # No side of its own: the note goes on about the same side as the segment before ("converted to a
+        # drain", "second attempt").
+        mine = next((i for i, s in enumerate(segments) if s.mentions is own), None)
+        for previous in reversed(segments[:mine] if mine else []):
+            sides = _sides(previous.mentions)
+            if sides:
+                shared.extend(sides)
+                break
+    return own, shared
 
 
 def _device_words_to_the_device(assigned: dict[str, list[Mention]], acts: list[ActFacts], pack: RulePack) -> None:
@@ -258,8 +299,9 @@ def _device_words_to_the_device(assigned: dict[str, list[Mention]], acts: list[A
     if device is None:
         return
     holders = [a for a in acts if _act_approach(a, pack) == device.approach]
-    if len(holders) != 1:
-        return
+    device_words = ("stayed", "removed", "device")
+    if len(holders) != 1 or any(_kind(m)[0] in device_words for m in assigned.get(holders[0].key, [])):
+        return  # the device has its own words: nothing to move
     target = assigned.setdefault(holders[0].key, [])
     for act in acts:
         if act is holders[0] or _act_approach(act, pack) != device.otherwise:
@@ -320,27 +362,41 @@ def _evidence(field_name: str, value, note: NoteText, mention: Mention) -> TextE
 
 
 def _side_of(own: list[Mention], shared: list[Mention], order: dict[str, int]) -> tuple[str, Mention] | None:
-    procedure_sentences = {m.sentence_start for m in _procedures(own + shared, order)}
-    scored: list[tuple[int, int, Mention]] = []
-    for weight_base, pool in ((10, own), (0, shared)):  # the act's own sentences first
-        for m in _sides(pool):
+    """The side the act's sentences give most weight: a side in a sentence naming the procedure weighs most,
+    one in findings or after the procedure least (it may be the other lung); the act's own segment always
+    outweighs text it shares with other acts. Both sides named in the procedure's sentences, or "bilateral"
+    there, is bilateral."""
+    procedures = _procedures(own + shared, order)
+    procedure_sentences = {m.sentence_start for m in procedures}
+    scores: dict[str, float] = {}
+    first: dict[str, Mention] = {}
+    strong: set[str] = set()
+    own_sides = _sides(own)
+    for base, pool in ((100, own_sides), (1, [] if own_sides else _sides(shared))):
+        for m in pool:
+            side = _kind(m)[1]
             if m.sentence_start in procedure_sentences:
-                weight = weight_base + 3
+                weight = 2.0
+                # next to the procedure's name ("right tap", "tap on the right")
+                if any(abs(m.start - p.start) <= NEAR or abs(m.end - p.end) <= NEAR for p in procedures):
+                    weight = 3.0
+                    strong.add(side)
             elif m.section in LOW_WEIGHT_SECTIONS:
-                weight = weight_base  # findings may describe the other lung
+                weight = 0.5
             else:
-                weight = weight_base + 1
-            scored.append((weight, -m.start, m))
-    if not scored:
+                weight = 1.0
+            if m.historical:
+                if m.sentence_start not in procedure_sentences:
+                    continue  # the side of a past procedure
+                weight *= 0.2
+            scores[side] = scores.get(side, 0) + base * weight
+            first.setdefault(side, m)
+    if not scores:
         return None
-    best = max(w for w, _, _ in scored)
-    top = [m for w, _, m in scored if w == best]
-    sides = {_kind(m)[1] for m in top}
-    if "bilateral" in sides or {"right", "left"} <= sides:
-        first = next((m for m in top if _kind(m)[1] == "bilateral"), top[0])
-        return "bilateral", first
-    first = min(top, key=lambda m: m.start)
-    return _kind(first)[1], first
+    if "bilateral" in strong or {"right", "left"} <= strong:
+        return "bilateral", first.get("bilateral") or first["right"]
+    side = max(scores, key=lambda k: (scores[k], -first[k].start))
+    return side, first[side]
 
 
 def _fill(reading: ActReading, note: NoteText, own: list[Mention], shared: list[Mention], every: list[Mention],
@@ -352,7 +408,7 @@ def _fill(reading: ActReading, note: NoteText, own: list[Mention], shared: list[
             reading.procedure = _kind(m)[1]
             reading.procedure_evidence = _evidence("procedure", reading.procedure, note, m)
             break
-    if reading.other is None and reading.procedure is None:
+    if reading.other is None:
         other = next((m for m in own + shared if _kind(m)[0] == "other" and _done(m)), None)
         if other is not None:
             reading.other = _evidence("procedure", "other", note, other)
@@ -360,8 +416,9 @@ def _fill(reading: ActReading, note: NoteText, own: list[Mention], shared: list[
         found = _side_of(own, shared, _order(pack))
         if found:
             reading.side = _evidence("side", found[0], note, found[1])
+    not_fate = [m for m in own if _kind(m)[0] == "not_fate"]
     fates = [m for m in own if _kind(m)[0] in ("stayed", "removed") and _done(m)
-             and not _inside(m, own, ("other",))]
+             and not _inside(m, own, ("other",)) and not any(_overlap(m, o) for o in not_fate)]
     for m in fates:
         kind, approach = _kind(m)
         if kind == "stayed" and approach not in reading.stayed:

@@ -3,6 +3,8 @@ modifiers added to medspaCy's defaults. Family-neutral: no procedure is named he
 
 from __future__ import annotations
 
+import re
+
 # (category, regex) of section headings: at a line start or in brackets, followed by ':' or ']' (or '-').
 _HEAD = r"(?im)(?:^[ \t]*[\[#*]*[ \t]*|\[[ \t]*)(?:{words})[ \t]*(?:\]|:|-(?=\s)|\n)"
 SECTIONS: tuple[tuple[str, str], ...] = tuple((category, _HEAD.format(words=words)) for category, words in (
@@ -10,7 +12,8 @@ SECTIONS: tuple[tuple[str, str], ...] = tuple((category, _HEAD.format(words=word
                    r"diagnos[ie]s|diagnos[ie]s|clinical (?:indication|question)"),
     ("history", r"history(?: of present illness)?|hpi|pmh|past (?:medical|surgical) history|hospital course"
                 r"|background|subjective"),
-    ("procedure", r"procedures?(?: performed| details?| description| note| technique| name)?|operation"
+    ("procedure", r"procedures?(?: performed| details?| description| note| technique| name| today)?|operation"
+                  r"|today|this (?:visit|procedure|encounter)|current procedure|intervention"
                   r"|technique|description(?: of (?:the )?procedure)?|details|narrative|operative (?:note|report)"),
     ("findings", r"findings?|results?|fluid|output|drainage|volume(?: removed)?|specimens?(?: sent)?|labs? sent"),
     ("complications", r"complications?|ebl|estimated blood loss|adverse events?"),
@@ -20,6 +23,10 @@ SECTIONS: tuple[tuple[str, str], ...] = tuple((category, _HEAD.format(words=word
     ("impression", r"impression|assessment|summary"),
     ("consent", r"consent|time[- ]?out|anesthesia|sedation"),
 ))
+
+# A sentence opening with one of these starts the account of another act in a note documenting several.
+SEGMENT_CUE = re.compile(r"[\W_]*(?:first|second|third|initial|1st|2nd|3rd|repeat|another|subsequent|next|"
+                         r"then a second|on the (?:right|left)|(?:right|left) side)\b", re.IGNORECASE)
 
 # Sections whose mentions are not the act being documented.
 NOT_DONE_SECTIONS = frozenset({"indication", "history", "plan"})
@@ -32,12 +39,17 @@ CONTEXT: tuple[tuple[str, str, str], ...] = (
         "plan", "plans", "planned", "planning", "will", "will need", "would", "to be scheduled", "scheduled for",
         "consider", "considering", "recommend", "recommended", "candidate for", "may need", "might need",
         "if needed", "as needed", "prn", "in case", "discussed", "options include", "offered", "refer for",
-        "referred for", "to return for", "tomorrow")),
+        "referred for", "to return for", "tomorrow", "talked about", "spoke about", "spoke with", "talked with",
+        "talk about", "to talk about", "discuss", "to discuss",
+        "option of", "options of", "candidate", "would benefit", "return for")),
     *((w, "HYPOTHETICAL", "BACKWARD") for w in (
         "tomorrow", "next week", "is planned", "was planned", "is scheduled", "if needed", "if it recurs",
-        "if reaccumulates", "if it reaccumulates", "as needed", "prn", "to be scheduled", "later this week")),
+        "if reaccumulates", "if it reaccumulates", "as needed", "prn", "to be scheduled", "later this week",
+        "if it comes back", "if it recurs", "if recurs", "should it recur", "as an option", "in the future",
+        "next week", "in the morning", "if symptoms worsen", "once inr is corrected")),
     *((w, "HISTORICAL", "FORWARD") for w in (
-        "s/p", "status post", "previous", "previously", "prior", "history of", "h/o", "hx of", "has had")),
+        "s/p", "status post", "previous", "previously", "prior", "history of", "h/o", "hx of", "has had",
+        "already has", "already had", "already have", "still has")),
     *((w, "HISTORICAL", "BACKWARD") for w in (
         "last week", "last month", "last year", "yesterday", "days ago", "weeks ago", "months ago",
         "years ago", "in the past", "previously", "earlier this week", "earlier this month", "in the ed",
@@ -58,5 +70,5 @@ CONTEXT: tuple[tuple[str, str, str], ...] = (
         "prior to", "no change", "not only", "no increase", "previously placed", "no further", "no longer")),
     *((w, "TERMINATE", "TERMINATE") for w in (
         "but", "however", "then", "and then", "which", "after which", "afterwards", "subsequently", "although",
-        "so", "patient", "pt", "we", "then we")),
+        "so", "patient", "pt", "we", "then we", ";", "-", "—")),
 )

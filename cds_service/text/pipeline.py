@@ -23,8 +23,11 @@ from spacy.tokens import Doc
 
 from .language import CONTEXT, HISTORICAL_SECTIONS, HYPOTHETICAL_SECTIONS, SECTIONS
 from .quiet import silence_libraries
+from .spelling import Speller
 
 GROUP = "concepts"
+CONTEXT_SCOPE = 6
+BACKWARD_SCOPE = 2  # "ultrasound was not used": a trailing modifier is about the words just before it
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,8 @@ class ConceptMatcher:
         self.rules = tuple(compile_rule(rule) for rule in rules)
 
     def __call__(self, doc: Doc) -> Doc:
-        text = doc.text
+        # Notes wrap lines mid-phrase ("not enough to\ndrain"): rules read line breaks as spaces (same offsets).
+        text = doc.text.replace("\r", " ").replace("\n", " ")
         lower = text.lower()
         anchored = len(lower) == len(text)  # lower() keeps offsets for all but a few non-ASCII letters
         spans, seen = [], set()
@@ -157,8 +161,9 @@ def _matches(rule: _Compiled, text: str, lower: str, anchored: bool):
 class TextReader:
     """Reads a text into Mentions of the given concept rules. Thread-safe: one per worker, shared."""
 
-    def __init__(self, rules: tuple[ConceptRule, ...]):
+    def __init__(self, rules: tuple[ConceptRule, ...], vocabulary: tuple[str, ...] = ()):
         self.rules = rules
+        self.speller = Speller(vocabulary)
         self.nlp = _pipeline(rules)
         # spaCy pipelines are not documented as thread-safe; gunicorn threads share this one.
         self._lock = threading.Lock()
@@ -166,17 +171,27 @@ class TextReader:
     def read(self, text: str) -> list[Mention]:
         if not text.strip():
             return []
+        read, offsets = self.speller.correct(text)
         with self._lock:
-            doc = self.nlp(text)
+            doc = self.nlp(read)
             spans = list(doc.spans.get(GROUP, ()))
+            graph = doc._.context_graph
+            negations = [m.modifier_span for m in (graph.modifiers if graph else ())
+                         if m.category == "NEGATED_EXISTENCE"]
         found = []
+        def at(i: int) -> int:  # an offset in `read` as an offset in `text`
+            return i if offsets is None else offsets[i]
+
         for span in spans:
+            # ConText leaves a modifier inside the target alone ("ultrasound was not used" as one mention).
+            inner_negation = any(span.start <= a and b <= span.end for a, b in negations)
             section = span._.section_category
             sent = span.sent
+            start, end = at(span.start_char), at(span.end_char - 1) + 1
             found.append(Mention(
-                label=span.label_, start=span.start_char, end=span.end_char, text=span.text,
-                sentence_start=sent.start_char, sentence_end=sent.end_char, section=section,
-                negated=span._.is_negated,
+                label=span.label_, start=start, end=end, text=text[start:end],
+                sentence_start=at(sent.start_char), sentence_end=at(sent.end_char - 1) + 1, section=section,
+                negated=span._.is_negated or inner_negation,
                 hypothetical=span._.is_hypothetical or section in HYPOTHETICAL_SECTIONS,
                 historical=span._.is_historical or section in HISTORICAL_SECTIONS,
                 family=span._.is_family, uncertain=span._.is_uncertain,
@@ -207,7 +222,10 @@ def _pipeline(rules: tuple[ConceptRule, ...]):
     # negation).
     context = nlp.add_pipe("medspacy_context", config={
         "rules": None, "input_span_type": "group", "span_group_name": GROUP})
-    context.add([ConTextRule(literal, category, direction=direction) for literal, category, direction in CONTEXT])
+    # Scope: the sentence, and at most CONTEXT_SCOPE tokens of it (dictation runs clauses into one sentence).
+    context.add([ConTextRule(literal, category, direction=direction,
+                             max_scope=BACKWARD_SCOPE if direction == "BACKWARD" else CONTEXT_SCOPE)
+                 for literal, category, direction in CONTEXT])
     sectionizer = nlp.add_pipe("medspacy_sectionizer", config={
         "rules": None, "input_span_type": "group", "span_group_name": GROUP})
     sectionizer.add([SectionRule(category, category, pattern=pattern) for category, pattern in SECTIONS])
