@@ -573,6 +573,19 @@ def joint_scenarios() -> dict[str, dict]:
         imaging("img-1", "10:01", procedure_id="p1"),
         joint("p2", ["left ring finger PIP joint"], start="10:20", end="10:25",
               notes=["Ring finger aspiration. No complications."])], cls="AMB")
+    each = document("note-1", "Bilateral knee injections. 40 mg triamcinolone acetonide into each knee. No "
+                    "complications.", ["Procedure/p-right", "Procedure/p-left"])
+    s["joint-shared-note-each-knee.note-sign"] = note_sign(each, [
+        OA_KNEE, joint("p-right", ["knee", "right"]), joint("p-left", ["knee", "left"], start="10:20", end="10:30"),
+        each], cls="AMB")
+    split = document("note-1", "Right knee: 40 mg triamcinolone injected. Left knee: aspiration only, 15 mL. No "
+                     "complications.", ["Procedure/p-right", "Procedure/p-left"])
+    s["joint-shared-note-one-knee-injected.note-sign"] = note_sign(split, [
+        OA_KNEE, joint("p-right", ["knee", "right"]), joint("p-left", ["knee", "left"], start="10:20", end="10:30"),
+        split], cls="AMB")
+    s["joint-site-from-note.encounter-discharge"] = discharge([
+        OA_KNEE, joint("p1", [], notes=["History of right hip replacement. The left knee was aspirated, 25 mL of "
+                                         "clear fluid. No complications."])], cls="AMB")
     coded = joint("p1", [], text="Injection of joint", notes=["Injection performed. No complications."])
     coded["code"]["coding"] = [{"system": CPT, "code": "20610"}]
     s["joint-cpt-without-site.encounter-discharge"] = discharge([OA_KNEE, coded], cls="AMB")

@@ -9,6 +9,7 @@ import math
 from ..evidence.facts import ActFacts, Evidence
 from .model import DrugDose, Finding
 from .packs import DrugCode, DrugSpec, DrugTable
+from .sites import names_site_of, sentences
 
 # Dose units turned into milligrams; mL only through the drug's own concentration (mg_per_ml).
 MG_FACTOR = {"mg": 1.0, "g": 1000.0, "gm": 1000.0, "mcg": 0.001, "ug": 0.001, "µg": 0.001}
@@ -93,9 +94,12 @@ def _from_administrations(table: DrugTable, act: ActFacts, evidence: Evidence, f
 def drug_doses(table: DrugTable, act: ActFacts, evidence: Evidence, finding: Finding) -> None:
     """Fill finding.drugs (with their HCPCS units), drug_notes and drug_dose_missing."""
     found = _from_administrations(table, act, evidence, finding)
-    # A note shared by several procedures cannot say which of them got the drug: own texts only.
     texts = [(act.code_text, f"the code text of {act.key}")] if act.code_text else []
     texts.extend((note.text, note.source) for note in act.texts if not note.shared)
+    # A note shared by several procedures: only its sentences naming this subject's site ("40 mg into each knee").
+    if finding.sites:
+        texts.extend((sentence, note.source) for note in act.texts if note.shared
+                     for sentence in sentences(note.text) if names_site_of(finding.pack, sentence, finding.sites))
     injected = False
     for text, source in texts:
         injected = injected or bool(table.injection_text.search(text))

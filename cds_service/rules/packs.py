@@ -270,6 +270,7 @@ class RulePack:
     guidance_study_source: Source | None = None
     sites: tuple[SiteSpec, ...] = ()
     site_boundary: re.Pattern | None = None
+    site_note_action: Patterns | None = None  # a site read from a note needs one of these in its sentence
     digits: tuple[DigitSpec, ...] = ()
     guidance_report: Patterns | None = None  # None: no report needed; else its text (and guidance_report_fields)
     guidance_report_fields: tuple[str, ...] = ()
@@ -623,6 +624,8 @@ def _site_dimension(path: Path, raw: dict, codes: dict[str, CodeEntry]) -> dict:
         sites.append(SiteSpec(s["id"], s["label"], s["class"], _evidence(path, f"{where}.recognise", s["recognise"]),
                               s.get("digits"), s.get("side")))
     found["sites"] = tuple(sites)
+    if site_raw.get("note_action"):
+        found["site_note_action"] = _patterns(path, "sites.note_action", site_raw["note_action"])
     boundary = site_raw.get("phrase_boundary", r"[.;\n]")
     try:
         found["site_boundary"] = re.compile(boundary, re.IGNORECASE)

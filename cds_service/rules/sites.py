@@ -8,10 +8,19 @@ words are read inside the same phrase. Everything family-specific is pack data.
 
 from __future__ import annotations
 
+import re
+
 from ..evidence.facts import ActFacts
 from ..evidence.values import SNOMED, codings, concept_text, listed
 from .model import BILATERAL, LEFT, RIGHT, SiteChoice
 from .packs import DigitSpec, RulePack, SiteSpec
+
+# Sentences of a note (a decimal point is no sentence end).
+_SENTENCE_END = re.compile(r"(?<!\d)[.!?](?!\d)\s*|[;\n]+")
+
+
+def sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE_END.split(text) if s.strip()]
 
 
 def _side_in(pack: RulePack, codes: set[str], text: str) -> str | None:
@@ -71,6 +80,15 @@ def _unique(choices: list[SiteChoice]) -> list[SiteChoice]:
     return [c for key, c in seen.items() if key[1] is not None or key[0] not in sided]
 
 
+def names_site_of(pack: RulePack, sentence: str, choices: list[SiteChoice]) -> bool:
+    """Whether `sentence` names one of `choices` (same site; its side, both sides, or no side)."""
+    for named in text_sites(pack, sentence, ""):
+        for choice in choices:
+            if named.site.id == choice.site.id and named.side in (None, BILATERAL, choice.side):
+                return True
+    return False
+
+
 def sites_of(pack: RulePack, act: ActFacts, act_side: str | None) -> list[SiteChoice]:
     if not pack.sites:
         return []
@@ -79,9 +97,13 @@ def sites_of(pack: RulePack, act: ActFacts, act_side: str | None) -> list[SiteCh
     if not choices and act.code_text:
         choices = text_sites(pack, act.code_text, f"the code text of {act.key}")
     if not choices:
+        # From the procedure's own notes, only sentences that say what was done there ("the left knee was
+        # aspirated", not "history of right hip replacement").
         for note in act.texts:
             if not note.shared:
-                choices.extend(text_sites(pack, note.text, note.source))
+                for sentence in sentences(note.text):
+                    if pack.site_note_action is None or pack.site_note_action.search(sentence):
+                        choices.extend(text_sites(pack, sentence, note.source))
     choices = _unique(choices)
     if act_side is not None and len(choices) == 1 and choices[0].side is None:
         # a side recorded apart from the site (a laterality qualifier in another bodySite entry)

@@ -67,6 +67,16 @@ SCENARIOS = {
     # CT guidance, two joints in one session: one 77012 line for the session.
     "joint-ct-guided-two-joints.encounter-discharge": {
         "Procedure/p1": (["20610-RT", "20610-RT-XS", "77012"], [], NO_GAPS, "info")},
+    # A note shared by both knees: "into each knee" gives each knee its dose; the bilateral line on the first.
+    "joint-shared-note-each-knee.note-sign": {
+        "Procedure/p-right": (["20610-50", "J3301 x4"], [], NO_GAPS, "info"),
+        "Procedure/p-left": (["J3301 x4"], [], NO_GAPS, "info")},
+    # Negative: the shared note gives the drug to the right knee only.
+    "joint-shared-note-one-knee-injected.note-sign": {
+        "Procedure/p-right": (["20610-50", "J3301 x4"], [], NO_GAPS, "info"),
+        "Procedure/p-left": ([], [], NO_GAPS, "info")},
+    # Site from the procedure's own note, only where the sentence says what was done (not the old hip).
+    "joint-site-from-note.encounter-discharge": {"Procedure/p1": (["20610-LT"], [], NO_GAPS, "info")},
     # A CPT code on the resource with no site named: its class is kept, the site and side gaps stay open.
     "joint-cpt-without-site.encounter-discharge": {
         "Procedure/p1": (["20610"], [], ["joint-site", "laterality"], "warning")},

@@ -21,6 +21,7 @@ FETCHED = [
     "joint-us-no-report.encounter-discharge",
     "joint-both-knees.encounter-discharge",
     "joint-knee-us-guided.note-sign",
+    "joint-shared-note-each-knee.note-sign",
 ]
 
 
