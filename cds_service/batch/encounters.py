@@ -104,9 +104,11 @@ def split_patient(rows: list[Row], file_names: dict[int, str]) -> list[Encounter
     encounter_days: dict[str, str] = {}
     for rtype, file_id, line, resource in resources:
         key = f"{rtype}/{resource.get('id')}"
+        first = key not in where
         where.setdefault(key, f"{file_names.get(file_id, file_id)}:{line}")
         if rtype in BILLING_TYPES:
-            billing.append(resource)
+            if first:  # a claim listed twice in the export is billed once
+                billing.append(resource)
         elif rtype in SHARED_TYPES:
             shared.append(resource)
         else:

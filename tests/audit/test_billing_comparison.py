@@ -34,6 +34,8 @@ def _cases() -> dict[str, list[dict]]:
                         claim={"reference": "Claim/c-none"})],
         # the second side's line tied to p-left: the bilateral line sits on p-right's card
         "-left": [claim("c", "-left", [{**right, "procedure": "p-left"}], ["p-right", "p-left"])],
+        # the same claim twice in the export: read once
+        "-twice": [claim("c", "-twice", [{**right}], ["p-right"])] * 2,
         # an EOB alone counts
         "-eob": [claim("e", "-eob", [{**right}], ["p-right"], rtype="ExplanationOfBenefit")],
         # no item names the encounter: the claim's day of service does
@@ -75,6 +77,7 @@ def audited(tmp_path_factory) -> dict[tuple[str, str], dict]:
 @pytest.mark.parametrize(("tag", "status"), [
     ("-match", "match"), ("-nomod", "missing-modifier"), ("-wrong", "wrong-code"), ("-extra", "extra-line"),
     ("-none", "not-billed"), ("-left", "match"), ("-eob", "match"), ("-day", "match"), ("-urn", "match"),
+    ("-twice", "match"),
 ])
 def test_bilateral_claims(audited, tag, status):
     record = audited[(f"pt-1{tag}", f"p-right{tag}")]
