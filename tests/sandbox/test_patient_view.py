@@ -193,3 +193,23 @@ def test_a_scenario_becomes_a_patient_of_its_own_with_its_last_procedure_yesterd
     encounter_id = proc_a["encounter"]["reference"].split("/")[1]
     assert by_id[encounter_id]["resourceType"] == "Encounter" and encounter_id != "e1"
     assert by_id["demo-two-procedures"]["name"][0]["given"] == ["Two Procedures"]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("days_ago, cards", [(2, 1), (45, 0)])
+def test_fetch_mode_against_a_fhir_server_reads_the_last_30_days(client, fhir, days_ago, cards):
+    """No prefetch, as a client that cannot resolve `today()`: the date-limited searches on a real FHIR server
+    (Medplum's engine) find the recent procedure and its imaging, and leave an older one out."""
+    resources = encounter_resources(days_ago=days_ago)
+    fhir.load(resources)
+    patient = next(r for r in resources if r["resourceType"] == "Patient")
+
+    response = client.post(PATIENT_VIEW, json=sandbox_call("patient-view", patient["id"], fhir.base_url))
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    found = response.get_json()["cards"]
+    assert len(found) == cards
+    if cards:
+        coding = found[0]["extension"]["cpt-coding.suggestion"]
+        assert coding["lines"] == [{"code": "32555", "modifiers": ["LT"], "units": 1}]  # the imaging was found
+        assert "documentationGaps" not in coding or "indication" not in coding["documentationGaps"]
