@@ -64,6 +64,7 @@ RIGHT = {"system": SCT, "code": "24028007", "display": "Right"}
 LEFT = {"system": SCT, "code": "7771000", "display": "Left"}
 UNILATERAL_LEFT = {"system": SCT, "code": "419161000", "display": "Unilateral left"}
 UNILATERAL_RIGHT = {"system": SCT, "code": "419465000", "display": "Unilateral right"}
+THORAX = {"system": SCT, "code": "51185008", "display": "Thoracic structure"}
 
 FULL_NOTE = ("Procedure note. Indication: effusion. Time-out done. 950 mL of straw-colored fluid removed, "
              "catheter removed at the end. Specimens sent for cell count and cytology. No complications. "
@@ -408,6 +409,16 @@ def scenarios() -> dict[str, dict]:  # noqa: PLR0915 - one block per fixture rea
                   reasonCode=[{"coding": [ASCITES], "text": "Ascites"}], note=[{"text": PARA_NOTE}]),
         imaging(o, "770031", "09:50", [series("2.25.7101", "US", 2, count_field=True)], study_modality="US")], AMB)
 
+    # Codings with HL7 OIDs as systems (CDA-derived data): SNOMED CT, ICD-10-CM, CPT read as the canonical URIs.
+    oid_sct, oid_icd = "urn:oid:2.16.840.1.113883.6.96", "urn:oid:2.16.840.1.113883.6.90"
+    s["ehr-oracle-oid-systems.encounter-discharge"] = encounter_call(o, "encounter-discharge", [
+        condition(o, "88120050", [J90 | {"system": oid_icd}], "Pleural effusion"),
+        procedure(o, "660081", [THORACENTESIS | {"system": oid_sct},
+                                {"system": "urn:oid:2.16.840.1.113883.6.12", "code": "32554"}], "Thoracentesis",
+                  body_site=[{"coding": [LEFT_PLEURA | {"system": oid_sct}]}], note=[{"text": FULL_NOTE}]),
+        imaging(o, "770081", "10:01", [series("2.25.8501", "US", 2)], procedureReference=ref("Procedure/660081"))],
+        IMP)
+
     # --- 2. ICD-10-PCS --------------------------------------------------------------------------------------
     # Inpatient coding: drainage of the right pleural cavity, percutaneous, diagnostic (0W993ZX); no bodySite.
     s["ehr-oracle-pcs-right-diagnostic.encounter-discharge"] = encounter_call(o, "encounter-discharge", [
@@ -482,6 +493,11 @@ def scenarios() -> dict[str, dict]:  # noqa: PLR0915 - one block per fixture rea
                 basedOn=[o.absolute("ServiceRequest/310061")])], IMP)
     # Series bodySite names the side (right pleura); the procedure has no bodySite; SNOMED CT heart failure.
     s["ehr-medplum-series-bodysite.note-sign"] = _note_sign_series_bodysite(m)
+    # A chest ultrasound (series.bodySite thoracic structure) just before a paracentesis is not its guidance.
+    s["ehr-epic-paracentesis-chest-study.encounter-discharge"] = encounter_call(e, "encounter-discharge", [
+        condition(e, "eCnd.99", [R188], "Other ascites"),
+        procedure(e, "ePrc.5201", [PARACENTESIS], "Paracentesis", note=[{"text": PARA_NOTE}]),
+        imaging(e, "eImg.5201", "09:40", [series("2.25.8601", "US", 3, body_site=THORAX)])], AMB)
     # Dry tap in an observation encounter: the localizing scan (procedureCode 76604) is billed with 26.
     s["ehr-epic-dry-tap-obsenc.encounter-discharge"] = encounter_call(e, "encounter-discharge", [
         condition(e, "eCnd.95", [J90], "Pleural effusion"),

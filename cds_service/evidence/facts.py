@@ -374,7 +374,9 @@ def collect_evidence(evidence_kind: str, context: dict, data: ClinicalData) -> E
     active: list[Diagnosis] = []
     for condition in data.of_type("Condition"):
         found = _condition_diagnoses(condition)
-        diagnoses_by_ref[key_of(condition)] = found
+        # A refuted or mistaken Condition supports nothing, even when an order cites it as its reason.
+        verification = {c.code for c in codings(condition.get("verificationStatus"))}
+        diagnoses_by_ref[key_of(condition)] = [] if verification & UNCONFIRMED_CONDITION else found
         condition_encounter = reference_key(condition.get("encounter"))
         if _condition_active(condition) and (encounter_key is None or condition_encounter in (None, encounter_key)):
             active.extend(found)

@@ -5,13 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-SNOMED = "http://snomed.info/sct"
-CPT = "http://www.ama-assn.org/go/cpt"
-ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+from ..fhir.systems import CPT, ICD10CM, ICD10PCS, LOINC, RADLEX, SNOMED, SYSTEM_ALIASES
+
 DICOM_DCM = "http://dicom.nema.org/resources/ontology/DCM"
-ICD10PCS = "http://www.cms.gov/Medicare/Coding/ICD10"
-LOINC = "http://loinc.org"
-RADLEX = "http://www.radlex.org"
 
 # How a card names a code system (the system URI when it is not one of these).
 SYSTEM_NAMES = {SNOMED: "SNOMED CT", CPT: "CPT", ICD10CM: "ICD-10-CM", ICD10PCS: "ICD-10-PCS", LOINC: "LOINC",
@@ -24,6 +20,11 @@ class Coded(NamedTuple):  # a tuple, not a frozen dataclass: built for every cod
     display: str
 
 
+def canonical_system(value: object) -> str:
+    """A Coding's system as the rules compare it (HL7 OIDs and trailing slashes mapped), "" when absent."""
+    return SYSTEM_ALIASES.get(value, value) if isinstance(value, str) else ""
+
+
 def codings(concept: object) -> tuple[Coded, ...]:
     """The codings of a CodeableConcept (or of a bare Coding), skipping malformed entries."""
     if not isinstance(concept, dict):
@@ -32,7 +33,7 @@ def codings(concept: object) -> tuple[Coded, ...]:
     found = []
     for item in items if isinstance(items, list) else ():
         if isinstance(item, dict) and isinstance(item.get("code"), str):
-            system = item.get("system") if isinstance(item.get("system"), str) else ""
+            system = canonical_system(item.get("system"))
             display = item.get("display") if isinstance(item.get("display"), str) else ""
             found.append(Coded(system, item["code"].strip(), display))
     return tuple(found)

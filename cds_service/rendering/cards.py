@@ -10,7 +10,7 @@ import copy
 import uuid
 from datetime import date, timedelta
 
-from ..evidence.values import CPT
+from ..evidence.values import CPT, canonical_system
 from ..rules.model import BILATERAL, Finding
 from .markdown import bullets, checklist, escape, section
 
@@ -185,7 +185,7 @@ def _coded_resource(finding: Finding) -> dict | None:
     coding = concept.get("coding") if isinstance(concept.get("coding"), list) else []
     kept = [
         c for c in coding if isinstance(c, dict)
-        and not (c.get("system") == CPT and c.get("code") in finding.pack.cpt_index)
+        and not (canonical_system(c.get("system")) == CPT and c.get("code") in finding.pack.cpt_index)
     ]
     kept.append({"system": CPT, "code": code, "display": finding.pack.codes[code].short})
     concept["coding"] = kept

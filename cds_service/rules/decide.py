@@ -257,6 +257,8 @@ def qualifying_study(pack: RulePack, act: ActFacts, evidence: Evidence,
     for study, how in candidates:
         if _guidance_evidence(pack, study, modalities) is None:
             continue
+        if pack.foreign_sites and {c.code for c in study.body_sites} & pack.foreign_sites:
+            continue  # its series show another family's body site: that procedure's imaging
         other = study_side(pack, study)[0]
         if side in (RIGHT, LEFT) and other in (RIGHT, LEFT) and other != side:
             if other_side is not None and study.key not in other_side:

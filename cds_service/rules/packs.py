@@ -275,6 +275,9 @@ class RulePack:
     guidance_report: Patterns | None = None  # None: no report needed; else its text (and guidance_report_fields)
     guidance_report_fields: tuple[str, ...] = ()
     drugs: DrugTable | None = None
+    guidance_sites: frozenset[str] = frozenset()  # SNOMED CT body sites of this family's guidance studies
+    # Sites that only other packs list (filled by load_rule_book): a study there is not this family's guidance.
+    foreign_sites: set[str] = field(default_factory=set)
 
     note_reading: NoteReadingSpec = NoteReadingSpec()
     other_procedures: Patterns = Patterns()  # note_reading.other_procedures, compiled for code text
@@ -524,6 +527,9 @@ def load_pack(path: Path) -> RulePack:
             qualifiers=frozenset(t["qualifiers"]),
         ))
     study_codes = guidance.get("study_codes")
+    guidance_sites = guidance.get("body_sites")
+    if guidance_sites:
+        source("guidance.body_sites.source", guidance_sites["source"])
     pack = RulePack(
         id=raw["id"],
         title=raw["title"],
@@ -566,6 +572,7 @@ def load_pack(path: Path) -> RulePack:
                                    (raw.get("note_reading") or {}).get("other_procedures")),
         **_site_dimension(path, raw, codes),
         **_drug_table(path, raw, source),
+        guidance_sites=frozenset(guidance_sites["snomed"]) if guidance_sites else frozenset(),
     )
     for approach in approaches:
         for code in approach.recognise.snomed:
@@ -713,6 +720,10 @@ def load_rule_book(folder: Path) -> RuleBook:
                     raise PackError(f"{pack.path}: field 'icd10pcs': {''.join(cells)}.. is also claimed by "
                                     f"{recognised[cells]}")
                 recognised[cells] = pack.path
+    for pack in packs:
+        for other in packs:
+            if other is not pack:
+                pack.foreign_sites.update(other.guidance_sites - pack.guidance_sites)
     payer_dir = folder / "payers"
     payers = tuple(load_payer(p) for p in _files(payer_dir)) if payer_dir.is_dir() else ()
     defaults = [p for p in payers if p.default]

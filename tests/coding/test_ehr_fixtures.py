@@ -25,6 +25,8 @@ EXPECTED: dict[str, dict[str, tuple[list[str], list[str], list[str], str]]] = {
     "ehr-oracle-snomed-unsupported.encounter-discharge": {
         "Procedure/660021": (["32554-RT"], [], ["indication"], "warning")},
     "ehr-oracle-paracentesis-snomed-ascites.encounter-discharge": {"Procedure/660031": (["49083"], [], [], "info")},
+    # Systems as HL7 OIDs: recognised, side and diagnosis read; the 32554 on the resource is corrected.
+    "ehr-oracle-oid-systems.encounter-discharge": {"Procedure/660081": (["32555-LT"], [], [], "warning")},
     # 2. ICD-10-PCS: family, side (body part) and approach (device) from the code's characters.
     "ehr-oracle-pcs-right-diagnostic.encounter-discharge": {"Procedure/660041": (["32555-RT"], [], [], "info")},
     "ehr-epic-pcs-left-drain.encounter-discharge": {"Procedure/ePrc.4501": (["32557-LT"], [], [], "info")},
@@ -43,6 +45,8 @@ EXPECTED: dict[str, dict[str, tuple[list[str], list[str], list[str], str]]] = {
     "ehr-epic-guidance-other-side.encounter-discharge": {"Procedure/ePrc.4801": (["32554-RT"], [], [], "info")},
     # 3. Modality OT, but procedureCode CPT 76942 / LOINC 24662-9; linked by basedOn (absolute URLs).
     "ehr-oracle-procedurecode-guidance.encounter-discharge": {"Procedure/660061": (["32555-LT"], [], [], "info")},
+    # 3. Site from series.bodySite: a chest study is not a paracentesis's guidance.
+    "ehr-epic-paracentesis-chest-study.encounter-discharge": {"Procedure/ePrc.5201": (["49082"], [], [], "info")},
     # 3. Side from series.bodySite (right pleura); SNOMED CT heart failure supports it.
     "ehr-medplum-series-bodysite.note-sign": {
         "Procedure/0191e7f7-1b22-4d2f-9c3e-2a4f6b8d0c16": (["32555-RT"], [], [], "info")},
@@ -178,3 +182,18 @@ def test_a_cited_condition_on_another_server_is_not_read(client, fhir_server):
 
     assert ext["documentationGaps"] == ["indication"]
     assert "refused a link that leaves the FHIR server" in ext["card"]["detail"]
+
+
+def test_codings_with_hl7_oids_are_read_and_the_wrong_cpt_is_replaced(client):
+    card = suggestions(post(client, request("ehr-oracle-oid-systems.encounter-discharge")))["Procedure/660081"]["card"]
+    assert "ICD\\-10\\-CM J90" in card["detail"] and "SNOMED CT 91602002" in card["detail"]
+    coding = card["suggestions"][0]["actions"][0]["resource"]["code"]["coding"]
+    assert [c["code"] for c in coding] == ["91602002", "32555"], "the OID-coded 32554 is replaced, not kept"
+
+
+def test_a_refuted_condition_supports_nothing_even_when_cited(client):
+    call = request("ehr-epic-reason-reference-absolute.encounter-discharge")
+    problem = call["prefetch"]["conditions"]["entry"][0]["resource"]
+    problem["verificationStatus"]["coding"][0]["code"] = "refuted"
+    ext = suggestions(post(client, {**call, "fhirServer": CLOSED_SERVER}))["Procedure/ePrc.4401"]
+    assert ext["documentationGaps"] == ["indication"]
