@@ -186,7 +186,7 @@ def test_a_cited_condition_on_another_server_is_not_read(client, fhir_server):
 
 def test_codings_with_hl7_oids_are_read_and_the_wrong_cpt_is_replaced(client):
     card = suggestions(post(client, request("ehr-oracle-oid-systems.encounter-discharge")))["Procedure/660081"]["card"]
-    assert "ICD\\-10\\-CM J90" in card["detail"] and "SNOMED CT 91602002" in card["detail"]
+    assert "ICD\\-10\\-CM J90" in card["detail"] and "bodySite code 53727004" in card["detail"]
     coding = card["suggestions"][0]["actions"][0]["resource"]["code"]["coding"]
     assert [c["code"] for c in coding] == ["91602002", "32555"], "the OID-coded 32554 is replaced, not kept"
 
