@@ -3,7 +3,8 @@
 // exchange, prefetch, card list, PAMA imaging screen), not copied from it:
 //  - discovery GET and service POSTs from the browser, on another origin, with an ES384 JWT (aud = URL called);
 //  - prefetch filled in the browser: {{context.patientId}}, {{context.userId}}, {{user}}, {{today() +/- N days}}
-//    replaced, each key read with GET from the FHIR server, failed or empty keys left out, never null;
+//    replaced, a read with GET, a search POSTed to `{type}/_search` (GET if that fails), failed or empty keys
+//    left out, never null;
 //  - the request's `hook` is the screen's hook, whichever service is called (PAMA screen: "order-sign");
 //  - cards sorted by indicator, summary, source, detail as Markdown with raw HTML rendered, suggestion buttons;
 //  - a suggestion click sends `accepted` feedback when the card and suggestion have uuids, then, on the PAMA
@@ -50,18 +51,35 @@ function fillTemplate(template) {
     .replace(/{{\s*today\(\)\s*(?:([+-])\s*(\d+)\s*days?\s*)?}}/g, (_, sign, days) => today(sign, days));
 }
 
+async function readJson(url, init) {
+  const response = await fetch(url, { ...init, headers: { Accept: 'application/json+fhir', ...(init || {}).headers } });
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  return response.json();
+}
+
+// A read is a GET; a search is POSTed to `{type}/_search` as a form, with a GET of the same query if that fails.
 async function prefetch(templates) {
   const result = {};
   await Promise.all(Object.entries(templates || {}).map(async ([key, template]) => {
     const [path, query] = fillTemplate(template).split('?');
-    const params = query ? new URLSearchParams(query) : null;
-    const url = `${config.fhirServer}/${path}${params ? `?${params}` : ''}`;
+    const params = new URLSearchParams(query || '');
+    const getUrl = `${config.fhirServer}/${path}${query ? `?${params}` : ''}`;
     try {
-      const response = await fetch(url, { headers: { Accept: 'application/json+fhir' } });
-      const data = await response.json();
-      if (response.ok && data && Object.keys(data).length) result[key] = data;
+      let data;
+      if (query) {
+        try {
+          data = await readJson(`${config.fhirServer}/${path}/_search`, {
+            method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: params.toString(),
+          });
+        } catch (error) {
+          data = await readJson(getUrl);
+        }
+      } else {
+        data = await readJson(getUrl);
+      }
+      if (data && Object.keys(data).length) result[key] = data;
     } catch (error) {
-      console.log(`Unable to prefetch data for ${url}`);
+      console.log(`Unable to prefetch data for ${getUrl}`);
     }
   }));
   return result;
