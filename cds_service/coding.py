@@ -10,7 +10,7 @@ import logging
 from datetime import date, timedelta
 
 from .config import Settings
-from .evidence.facts import Evidence, act_facts, collect_evidence, related_acts
+from .evidence.facts import Evidence, collect_evidence, read_act, related_acts
 from .fhir.access import ClinicalData, fill_template
 from .rendering.cards import render
 from .rules.decide import recognise
@@ -62,7 +62,7 @@ class CodingEngine:
         course: dict[tuple[str, str], list[tuple[date, bool]]] = {}
         windows: dict[tuple[str, str], int] = {}
         for resource in [*data.of_type("Procedure"), *data.of_type("ServiceRequest")]:
-            act = act_facts(resource)
+            act = read_act(data, resource)
             recognised = recognise(self.book, act)
             if recognised is None or recognised.approach.course_days is None or not act.day:
                 continue

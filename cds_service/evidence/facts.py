@@ -204,6 +204,22 @@ def contained_conditions(resource: dict) -> list[tuple[str, dict]]:
     ]
 
 
+def read_act(data: ClinicalData, resource: dict) -> ActFacts:
+    """act_facts of a resource of `data`, kept for collect_evidence on the same data: a look at the acts made
+    before the evidence (coding.py, whether a course needs a history read) does not build them twice."""
+    memo: dict[int, ActFacts] = data.__dict__.setdefault("_acts_read", {})
+    act = memo.get(id(resource))
+    if act is None or act.resource is not resource:  # `is`: an id can be reused once a resource is gone
+        act = memo[id(resource)] = act_facts(resource)
+    return act
+
+
+def _take_act(data: ClinicalData, resource: dict) -> ActFacts:
+    # Taken, not shared: collect_evidence adds note texts to the act, and a second collection must start clean.
+    act = data.__dict__.get("_acts_read", {}).pop(id(resource), None)
+    return act if act is not None and act.resource is resource else act_facts(resource)
+
+
 def act_facts(resource: dict) -> ActFacts:
     start, end, day = _period(resource, "performedPeriod", "performedDateTime", "occurrencePeriod",
                               "occurrenceDateTime")
@@ -350,7 +366,7 @@ def collect_evidence(evidence_kind: str, context: dict, data: ClinicalData) -> E
         for resource in data.of_type(rtype):
             if resource.get("status") in IGNORED_STATUSES:
                 continue
-            act = act_facts(resource)
+            act = _take_act(data, resource)
             if any(len(text) > MAX_NOTE_BYTES for text in annotation_texts(resource)):
                 problems.append(f"{act.key}: a note is too large to read; its text was not used")
             act.texts.extend(texts_by_act.get(act.key, ()))
