@@ -14,6 +14,7 @@ import orjson
 from ..coding import CodingEngine
 from ..config import Settings
 from ..evidence.facts import Evidence
+from ..evidence.values import listed
 from ..rendering.cards import coding_card
 from ..rules.packs import load_rule_book
 from ..services import SERVICES_BY_ID
@@ -113,9 +114,22 @@ def _encounter_day(group: EncounterGroup) -> str | None:
     return None
 
 
+def _payer(evidence: Evidence, group: EncounterGroup) -> str:
+    """The payer's name: from the active Coverage, else from the claims' insurance (as Synthea writes it)."""
+    if evidence.payor_names:
+        return evidence.payor_names[0]
+    for claim in group.claims:
+        for insurance in listed(claim, "insurance"):
+            coverage = insurance.get("coverage") if isinstance(insurance, dict) else None
+            if isinstance(coverage, dict) and isinstance(coverage.get("display"), str) and coverage["display"]:
+                return coverage["display"]
+    return "(no coverage)"
+
+
 def _record(comparison: Comparison, patient: str, group: EncounterGroup, source: str, evidence_of: Evidence,
             config: AuditConfig, known: Known) -> dict:
-    problems, payor_names = evidence_of.problems, evidence_of.payor_names
+    problems = evidence_of.problems
+    payer = _payer(evidence_of, group)
     encounter_class = evidence_of.encounter_class.get(group.key or "", "")
     finding = comparison.finding
     billed = [line.as_json() for line in comparison.billed]
@@ -125,7 +139,7 @@ def _record(comparison: Comparison, patient: str, group: EncounterGroup, source:
         record.update(subject=group.key or patient, family="/".join(families) or None, rule=None,
                       date=_encounter_day(group), suggested=[],
                       notSeparatelyBillable=[], gaps=[], billingGaps=[],
-                      payer=payor_names[0] if payor_names else "(no coverage)", payerProfile=None, facility=None)
+                      payer=payer, payerProfile=None, facility=None)
         evidence = {"summary": "Billed lines that no coded procedure of the encounter accounts for", "detail": ""}
     else:
         card = coding_card(finding, problems, preview=False)
@@ -135,7 +149,7 @@ def _record(comparison: Comparison, patient: str, group: EncounterGroup, source:
             suggested=[line.as_json() for line in finding.lines],
             notSeparatelyBillable=list(dict.fromkeys(finding.not_separately_billable)),
             gaps=[gap.id for gap in finding.gaps], billingGaps=[gap.id for gap in finding.billing_gaps],
-            payer=payor_names[0] if payor_names else "(no coverage)", payerProfile=finding.payer.id,
+            payer=payer, payerProfile=finding.payer.id,
             facility=finding.facility,
         )
         evidence = {"summary": card["summary"], "indicator": card["indicator"], "detail": card["detail"]}
@@ -143,8 +157,6 @@ def _record(comparison: Comparison, patient: str, group: EncounterGroup, source:
     record["billedFrom"] = source
     record["status"] = comparison.status
     record["problems"] = comparison.problems
-    if record["status"] == MATCH and record["gaps"]:
-        record["problems"] = []
     facility = bool(record["facility"]) if record["facility"] is not None else encounter_class in ("IMP", "EMER")
     expected = _amount(config, record["suggested"], facility)
     billed_amount = _amount(config, billed, facility)
