@@ -5,25 +5,32 @@ from __future__ import annotations
 
 import re
 
-# (category, regex) of section headings: at a line start or in brackets, followed by ':' or ']' (or '-').
-_HEAD = r"(?im)(?:^[ \t]*[\[#*]*[ \t]*|\[[ \t]*)(?:{words})[ \t]*(?:\]|:|-(?=\s)|\n)"
-SECTIONS: tuple[tuple[str, str], ...] = tuple((category, _HEAD.format(words=words)) for category, words in (
-    ("indication", r"indications?|reasons? for (?:the )?(?:procedure|consult)|pre-?(?:procedure|operative|op) "
-                   r"diagnos[ie]s|diagnos[ie]s|clinical (?:indication|question)"),
-    ("history", r"history(?: of present illness)?|hpi|pmh|past (?:medical|surgical) history|hospital course"
-                r"|background|subjective"),
-    ("procedure", r"procedures?(?: performed| details?| description| note| technique| name| today)?|operation"
-                  r"|today|this (?:visit|procedure|encounter)|current procedure|intervention"
-                  r"|technique|description(?: of (?:the )?procedure)?|details|narrative|operative (?:note|report)"),
-    ("findings", r"findings?|results?|fluid|output|drainage|volume(?: removed)?|specimens?(?: sent)?|labs? sent"),
-    ("complications", r"complications?|ebl|estimated blood loss|adverse events?"),
-    ("post-procedure", r"post-?(?:procedure|procedural|op)(?: imaging| cxr| course| status| care)?|imaging"
-                       r"|disposition|post-?procedure (?:x-?ray|film|radiograph)"),
-    ("plan", r"plan|recommendations?|follow[- ]?up|next steps?|assessment and plan|a/p|impression and plan"),
-    ("impression", r"impression|assessment|summary"),
-    ("consent", r"consent|time[- ]?out|anesthesia|sedation"),
-))
-
+# Section headings (category, phrases), recognised at the start of a line as "Phrase:", "[Phrase]" or
+# "Phrase -".
+SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("indication", ("indication", "indications", "reason for procedure", "reason for the procedure",
+                    "reason for consult", "pre-procedure diagnosis", "preprocedure diagnosis", "preoperative diagnosis",
+                    "pre-op diagnosis", "diagnosis", "diagnoses", "clinical indication", "clinical question")),
+    ("history", ("history", "history of present illness", "hpi", "pmh", "past medical history",
+                 "past surgical history", "hospital course", "background", "subjective")),
+    ("procedure", ("procedure", "procedures", "procedure performed", "procedures performed", "procedure details",
+                   "procedure detail", "procedure description", "procedure note", "procedure technique",
+                   "procedure name", "procedure today", "operation", "today", "this procedure", "this visit",
+                   "this encounter", "current procedure", "intervention", "technique", "description",
+                   "description of procedure", "description of the procedure", "details", "narrative",
+                   "operative note", "operative report")),
+    ("findings", ("finding", "findings", "result", "results", "fluid", "output", "drainage", "volume",
+                  "volume removed", "specimen", "specimens", "specimens sent", "labs sent", "lab sent")),
+    ("complications", ("complication", "complications", "ebl", "estimated blood loss", "adverse event",
+                       "adverse events")),
+    ("post-procedure", ("post-procedure", "postprocedure", "post procedure", "post-procedure imaging",
+                        "post procedure imaging", "post-procedure cxr", "post-procedural", "post-op", "imaging",
+                        "disposition", "post-procedure x-ray", "post-procedure film")),
+    ("plan", ("plan", "recommendation", "recommendations", "follow-up", "follow up", "followup", "next steps",
+              "next step", "assessment and plan", "a/p", "impression and plan")),
+    ("impression", ("impression", "assessment", "summary")),
+    ("consent", ("consent", "time-out", "timeout", "time out", "anesthesia", "sedation")),
+)
 # A sentence opening with one of these starts the account of another act in a note documenting several.
 SEGMENT_CUE = re.compile(r"[\W_]*(?:first|second|third|initial|1st|2nd|3rd|repeat|another|subsequent|next|"
                          r"then a second|on the (?:right|left)|(?:right|left) side)\b", re.IGNORECASE)
@@ -70,5 +77,5 @@ CONTEXT: tuple[tuple[str, str, str], ...] = (
         "prior to", "no change", "not only", "no increase", "previously placed", "no further", "no longer")),
     *((w, "TERMINATE", "TERMINATE") for w in (
         "but", "however", "then", "and then", "which", "after which", "afterwards", "subsequently", "although",
-        "so", "patient", "pt", "we", "then we", ";", "-", "—")),
+        "so", "patient", "pt", "we", "then we", ";")),
 )
