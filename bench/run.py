@@ -51,12 +51,13 @@ from .servers import (
     start_gunicorn,
     worker_rss_mb,
 )
+from .text_cost import long_note_text, text_cost, with_note_text
 from .workload import FIXTURES_DIR, BenchCall, discharge_call, find_fixture, padded_call
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 ORDER_SIGN = "order-sign"
-CASES = ("order-sign", "note-sign", "encounter-discharge")
+CASES = ("order-sign", "note-sign", "note-sign-2kb", "encounter-discharge")
 
 
 class BenchError(RuntimeError):
@@ -212,8 +213,14 @@ def benchmark(args: argparse.Namespace, work: Path) -> dict:
     with fhir_server.start() as fhir:
         discharge, encounter = discharge_call(discharge_fixture, args.resources, fhir.base_url)
         fhir.load(encounter)
+        # note-sign-2kb: the same call with a realistic 2 KB operative note for the clinical text pipeline.
+        long_note = with_note_text(note_fixture, long_note_text())
         calls = [padded_call("order-sign", order_fixture, args.resources),
-                 padded_call("note-sign", note_fixture, args.resources), discharge]
+                 padded_call("note-sign", note_fixture, args.resources),
+                 padded_call("note-sign-2kb", long_note, args.resources), discharge]
+        if "note-sign-2kb" in args.cases:
+            progress("note-sign-2kb: in-process cost of the note")
+            results["text_cost"] = text_cost(long_note)
         calls = [c for c in calls if c.case in args.cases or c.case == "note-sign"]  # note-sign probes start-up
         bodies = {c.case: write_body(work, c) for c in calls}
         scaling_calls = [padded_call(f"note-sign-{n}", note_fixture, n) for n in args.scaling]

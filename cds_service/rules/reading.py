@@ -112,7 +112,8 @@ class NoteReadings:
     def __init__(self, reader: TextReader, evidence: Evidence):
         self.reader = reader
         self.evidence = evidence
-        self._mentions: dict[str, list[Mention]] = {}  # by text: one note linked to many acts is read once
+        # by text and pack: a note linked to many acts is read once
+        self._mentions: dict[tuple[str, str], list[Mention]] = {}
         self._readings: dict[tuple[str, str], ActReading] = {}
         # Acts sharing a note, in the order the evidence lists them (the note's related procedures).
         self._sharing: dict[int, list[ActFacts]] = {}
@@ -122,17 +123,21 @@ class NoteReadings:
             for note in act.texts:
                 self._sharing.setdefault(id(note), []).append(act)
 
-    def mentions(self, note: NoteText) -> list[Mention]:
-        if note.text not in self._mentions:
+    def mentions(self, note: NoteText, pack: RulePack) -> list[Mention]:
+        """The pack's mentions in the note: one pack's rules per read (a note is read for the family that codes
+        its acts, and for the others only when an act's codes say nothing)."""
+        key = (note.text, pack.id)
+        if key not in self._mentions:
             text = note.text
             if len(text) > READ_LIMIT_CHARS:
                 # Procedure documentation is a few KB; the rest of a longer text is not read (the pipeline costs
                 # about 2 ms per KB), and the cards say so.
                 text = text[:READ_LIMIT_CHARS]
-                self.evidence.problems.append(
-                    f"{note.source}: only the first {READ_LIMIT_CHARS // 1024} KB of its text were read")
-            self._mentions[note.text] = self.reader.read(text)
-        return self._mentions[note.text]
+                problem = f"{note.source}: only the first {READ_LIMIT_CHARS // 1024} KB of its text were read"
+                if problem not in self.evidence.problems:
+                    self.evidence.problems.append(problem)
+            self._mentions[key] = self.reader.read(text, only=pack.id + "|")
+        return self._mentions[key]
 
     def reading(self, act: ActFacts, pack: RulePack) -> ActReading:
         key = (act.key, pack.id)
@@ -143,7 +148,7 @@ class NoteReadings:
     def _read(self, act: ActFacts, pack: RulePack) -> ActReading:
         reading = ActReading()
         for note in act.texts:
-            mentions = [m for m in self.mentions(note) if m.label.startswith(pack.id + "|")]
+            mentions = self.mentions(note, pack)
             if not mentions:
                 continue
             sharing = [a for a in self._sharing.get(id(note), []) if a.status != "entered-in-error"]

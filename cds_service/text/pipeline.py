@@ -113,10 +113,12 @@ def compile_rule(rule: ConceptRule) -> _Compiled:
 
 
 class ConceptMatcher:
-    """Regex target rules over the document text, as spans in the span group ConText reads."""
+    """Regex target rules over the document text, as spans in the span group ConText reads. `only` (set by
+    TextReader under its lock) restricts a run to the rules whose label starts with it (one pack's)."""
 
     def __init__(self, rules: tuple[ConceptRule, ...]):
         self.rules = tuple(compile_rule(rule) for rule in rules)
+        self.only: str | None = None
 
     def __call__(self, doc: Doc) -> Doc:
         # Notes wrap lines mid-phrase ("not enough to\ndrain"): rules read line breaks as spaces (same offsets).
@@ -128,6 +130,8 @@ class ConceptMatcher:
         # compares every modifier with every span, and the concepts of one stretch share its modifiers.
         labels: dict[tuple[int, int], list[str]] = {}
         for rule in self.rules:
+            if self.only is not None and not rule.label.startswith(self.only):
+                continue
             for start, end in _matches(rule, text, lower, anchored):
                 first = bisect_right(starts, start) - 1  # the token holding the first character
                 last = bisect_left(starts, end)  # the first token starting at or after the end
@@ -174,17 +178,26 @@ class TextReader:
         # spaCy pipelines are not documented as thread-safe; gunicorn threads share this one.
         self._lock = threading.Lock()
 
-    def read(self, text: str) -> list[Mention]:
+    def read(self, text: str, only: str | None = None) -> list[Mention]:
+        """The mentions of every concept in `text` (`only`: of the concepts whose label starts with it)."""
         if not text.strip():
             return []
         read, offsets = self.speller.correct(text)
         with self._lock:
+            self.nlp.get_pipe("concept_matcher").only = only
             doc = self.nlp(read)
             spans = list(doc.spans.get(GROUP, ()))
             labels = doc.user_data.get(LABELS, {})
             graph = doc._.context_graph
             negations = [m.modifier_span for m in (graph.modifiers if graph else ())
                          if m.category == "NEGATED_EXISTENCE"]
+            # ConText's edges and the sectionizer's sections, read once (span attributes cost ~4 us each)
+            modified: dict[tuple[int, int], set[str]] = {}
+            for target, modifier in graph.edges if graph else ():
+                modified.setdefault((target.start, target.end), set()).add(modifier.category)
+            sections = [(section.body_start, section.category) for section in doc._.sections]
+            sentence_of = _sentence_bounds(doc)
+        section_starts = [start for start, _ in sections]
         found = []
 
         def at(i: int) -> int:  # an offset in `read` as an offset in `text`
@@ -193,21 +206,34 @@ class TextReader:
         for span in spans:
             # ConText leaves a modifier inside the target alone ("ultrasound was not used" as one mention).
             inner_negation = any(span.start <= a and b <= span.end for a, b in negations)
-            section = span._.section_category
-            sent = span.sent
+            index = bisect_right(section_starts, span.start) - 1
+            section = sections[index][1] if index >= 0 else None
+            categories = modified.get((span.start, span.end), set())
+            sent_start, sent_end = sentence_of(span.start_char)
             start, end = at(span.start_char), at(span.end_char - 1) + 1
             flags = dict(
-                negated=span._.is_negated or inner_negation,
-                hypothetical=span._.is_hypothetical or section in HYPOTHETICAL_SECTIONS,
-                historical=span._.is_historical or section in HISTORICAL_SECTIONS,
-                family=span._.is_family, uncertain=span._.is_uncertain,
+                negated="NEGATED_EXISTENCE" in categories or inner_negation,
+                hypothetical="HYPOTHETICAL" in categories or section in HYPOTHETICAL_SECTIONS,
+                historical="HISTORICAL" in categories or section in HISTORICAL_SECTIONS,
+                family="FAMILY" in categories, uncertain="POSSIBLE_EXISTENCE" in categories,
             )
             found.extend(Mention(
                 label=label, start=start, end=end, text=text[start:end],
-                sentence_start=at(sent.start_char), sentence_end=at(sent.end_char - 1) + 1, section=section,
+                sentence_start=at(sent_start), sentence_end=at(sent_end - 1) + 1, section=section,
                 **flags) for label in labels.get((span.start, span.end), [span.label_]))
         found.sort(key=lambda m: (m.start, -m.end))
         return found
+
+
+def _sentence_bounds(doc: Doc):
+    """A function from a character offset to its sentence's (start, end) character offsets."""
+    bounds = [(sent.start_char, sent.end_char) for sent in doc.sents]
+    starts = [start for start, _ in bounds]
+
+    def of(char: int) -> tuple[int, int]:
+        return bounds[max(bisect_right(starts, char) - 1, 0)]
+
+    return of
 
 
 @lru_cache(maxsize=4)
@@ -231,7 +257,7 @@ def _pipeline(rules: tuple[ConceptRule, ...]):
     # regex predicates that cost about 1.5 ms per note here, and some do not fit procedure notes ("but" as a
     # negation).
     context = nlp.add_pipe("medspacy_context", config={
-        "rules": None, "input_span_type": "group", "span_group_name": GROUP})
+        "rules": None, "input_span_type": "group", "span_group_name": GROUP, "span_attrs": None})
     # Scope: the sentence, and at most CONTEXT_SCOPE tokens of it (dictation runs clauses into one sentence).
     context.add([ConTextRule(literal, category, direction=direction,
                              max_scope=BACKWARD_SCOPE if direction == "BACKWARD" else CONTEXT_SCOPE)
@@ -239,7 +265,8 @@ def _pipeline(rules: tuple[ConceptRule, ...]):
     # Headings as phrases at a line start (a phrase matcher): medspaCy's regex rules rebuild the document text
     # for every rule (about 0.3 ms each for 2 KB) and token patterns cost more still.
     sectionizer = nlp.add_pipe("medspacy_sectionizer", config={
-        "rules": None, "input_span_type": "group", "span_group_name": GROUP, "require_start_line": True})
+        "rules": None, "input_span_type": "group", "span_group_name": GROUP, "require_start_line": True,
+        "span_attrs": None})
     sectionizer.add([SectionRule(heading, category) for category, phrases in SECTIONS for phrase in phrases
                      for heading in (f"{phrase}:", f"[{phrase}]", f"{phrase} -")])
     return nlp

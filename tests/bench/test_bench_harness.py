@@ -42,7 +42,9 @@ def test_bench_run_end_to_end_with_tiny_numbers(tmp_path):
     assert done.returncode in (0, 1), done.stderr[-3000:]
     results = json.loads((tmp_path / "latest.json").read_text())
     runs = {(run["case"], run["concurrency"]) for run in results["runs"]}
-    assert runs == {(case, c) for case in ("order-sign", "note-sign", "encounter-discharge") for c in (1, 2)}
+    cases = ("order-sign", "note-sign", "note-sign-2kb", "encounter-discharge")
+    assert runs == {(case, c) for case in cases for c in (1, 2)}
+    assert results["text_cost"]["note_bytes"] > 1500 and results["text_cost"]["coding"]["median_ms"] > 0
     for run in results["runs"]:
         assert run["service"]["errors"] == 0 and run["baseline"]["errors"] == 0, run
         assert run["service"]["requests"] > 0 and run["baseline"]["throughput"] > 0
