@@ -197,3 +197,22 @@ def test_a_refuted_condition_supports_nothing_even_when_cited(client):
     problem["verificationStatus"]["coding"][0]["code"] = "refuted"
     ext = suggestions(post(client, {**call, "fhirServer": CLOSED_SERVER}))["Procedure/ePrc.4401"]
     assert ext["documentationGaps"] == ["indication"]
+
+
+OTHER_FIXTURES = sorted(p.name.removesuffix(".json") for p in REQUESTS.glob("*.json") if not p.name.startswith("ehr-"))
+
+
+def _coding(body: dict) -> list[tuple[str, str]]:
+    return sorted((repr(sorted(c.get("extension", {}).items())), c["indicator"]) for c in body["cards"])
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", OTHER_FIXTURES)
+def test_every_other_fixture_codes_the_same_in_fetch_mode(client, fhir_server, name):
+    """Any request fixture, its prefetch served by the FHIR server instead: the same lines, gaps and indicators."""
+    call = request(name)
+    prefetched = post(client, {**call, "fhirServer": CLOSED_SERVER} if "fhirServer" in call else call)
+    fhir_server.reset()
+    fetching, resources = calls.fetch_mode(call, fhir_server.base_url)
+    fhir_server.load(resources)
+    assert _coding(post(client, fetching)) == _coding(prefetched)
