@@ -550,6 +550,13 @@ def scenarios() -> dict[str, dict]:  # noqa: PLR0915 - one block per fixture rea
         service_request(o, "310082", [{"system": CPT, "code": "76942"}, o.local("2790001", "US guidance")],
                         "US guidance for needle placement"),
         medication_request(o, "410083", "1010671", "lidocaine 10 MG/ML Injectable Solution")], [], IMP)
+    # Two thoracentesis orders (right and left) and a premedication signed together: one bilateral line.
+    s["ehr-medplum-bilateral-orders.order-sign"] = order_call(m, "order-sign", [
+        service_request(m, "0191e7f8-0a11-4c1e-8b2d-1f3e5a7c9b06", [THORACENTESIS], "Thoracentesis, right",
+                        bodySite=[{"coding": [RIGHT_PLEURA]}], reasonCode=[{"coding": [EFFUSION]}]),
+        medication_request(m, "0191e7f8-1b22-4d2f-9c3e-2a4f6b8d0c17", "1010671", "lidocaine injection"),
+        service_request(m, "0191e7f8-2c33-4e3a-8d4f-3b5a7c9e1d28", [THORACENTESIS], "Thoracentesis, left",
+                        bodySite=[{"coding": [LEFT_PLEURA]}], reasonCode=[{"coding": [EFFUSION]}])], [], IMP)
     # order-select of a paracentesis order coded in SNOMED CT with a SNOMED CT reason: an info preview.
     s["ehr-medplum-paracentesis.order-select"] = order_call(m, "order-select", [
         service_request(m, "0191e7f6-0a11-4c1e-8b2d-1f3e5a7c9b04", [PARACENTESIS], "Paracentesis",

@@ -59,6 +59,9 @@ EXPECTED: dict[str, dict[str, tuple[list[str], list[str], list[str], str]]] = {
     "ehr-epic-mixed-draft-orders.order-sign": {"ServiceRequest/eSr.2001": (["32554-LT"], [], [], "info")},
     "ehr-oracle-guidance-order-mixed.order-sign": {
         "ServiceRequest/310081": (["32555-RT"], ["76942"], [], "warning")},
+    "ehr-medplum-bilateral-orders.order-sign": {
+        "ServiceRequest/0191e7f8-0a11-4c1e-8b2d-1f3e5a7c9b06": (["32554-50"], [], [], "info"),
+        "ServiceRequest/0191e7f8-2c33-4e3a-8d4f-3b5a7c9e1d28": ([], [], [], "info")},
     "ehr-medplum-paracentesis.order-select": {
         "ServiceRequest/0191e7f6-0a11-4c1e-8b2d-1f3e5a7c9b04": (["49082"], [], [], "info")},
     "ehr-epic-note-sign.note-sign": {"Procedure/ePrc.6001": (["32555-RT"], [], [], "info")},
