@@ -371,6 +371,12 @@ def pleural_round_two() -> dict[str, dict]:
         imaging("img-1", "09:58", procedure_id="p1"),
         procedure("p2", start="10:15", end="10:40", notes=[IPC_NOTE], **ipc),
         imaging("img-2", "10:14", procedure_id="p2")])
+    # Same side, same session: a pigtail drain placed first is absorbed too.
+    s["tunneled-catheter-absorbs-drain.encounter-discharge"] = discharge([
+        J90, procedure("p1", kind="drain", start="10:00", end="10:10", focal_device=True,
+                       notes=["Pigtail catheter sutured in place and connected to drainage. 400 mL. No complications."]),
+        procedure("p2", start="10:15", end="10:40", notes=[IPC_NOTE], **ipc),
+        imaging("img-2", "10:14", procedure_id="p2")], cls="AMB")
     # Opposite sides: the NCCI pairs apply (32550/32555 and 32555/75989, indicator 1): XS on the column-2 lines.
     s["tunneled-catheter-opposite-tap.encounter-discharge"] = discharge([
         J90, procedure("p1", start="10:00", end="10:10", side="left", notes=[FULL_NOTE]),

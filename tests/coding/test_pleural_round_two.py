@@ -28,6 +28,9 @@ SCENARIOS = {
     "tunneled-catheter-absorbs-tap.encounter-discharge": {
         "Procedure/p1": (NONE, ["32555"], NONE, "info"),
         "Procedure/p2": (["32550-RT", "75989-26"], NONE, NONE, "info")},
+    "tunneled-catheter-absorbs-drain.encounter-discharge": {
+        "Procedure/p1": (NONE, ["32556"], NONE, "info"),
+        "Procedure/p2": (["32550-RT", "75989"], NONE, NONE, "info")},
     # Opposite sides: the NCCI pairs apply (32550/32555 and 32555/75989, indicator 1): XS on column 2.
     "tunneled-catheter-opposite-tap.encounter-discharge": {
         "Procedure/p1": (["32555-LT-XS"], NONE, NONE, "info"),
