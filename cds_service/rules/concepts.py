@@ -19,6 +19,8 @@ regex a pack already had keeps its meaning, now read with sentences, sections an
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ..text.pipeline import ConceptRule
 from .packs import Patterns, RulePack
 
@@ -29,6 +31,7 @@ def label(pack: RulePack, kind: str, detail: str = "") -> str:
     return SEP.join((pack.id, kind, detail))
 
 
+@lru_cache(maxsize=4096)  # a few hundred labels, asked about for every mention of every call
 def parse_label(text: str) -> tuple[str, str, str]:
     pack, kind, detail = text.split(SEP, 2)
     return pack, kind, detail
