@@ -371,6 +371,10 @@ def pleural_round_two() -> dict[str, dict]:
         imaging("img-1", "09:58", procedure_id="p1"),
         procedure("p2", start="10:15", end="10:40", notes=[IPC_NOTE], **ipc),
         imaging("img-2", "10:14", procedure_id="p2")])
+    # Guidance claimed in the note, but the study kept no images: no 75989, and the card asks for the images.
+    s["tunneled-catheter-images-not-saved.encounter-discharge"] = discharge([
+        J90, procedure("p1", notes=[IPC_NOTE], **ipc),
+        imaging("img-1", "09:58", procedure_id="p1", instances=0)], cls="AMB")
     # Same side, same session: a pigtail drain placed first is absorbed too.
     s["tunneled-catheter-absorbs-drain.encounter-discharge"] = discharge([
         J90, procedure("p1", kind="drain", start="10:00", end="10:10", focal_device=True,

@@ -28,6 +28,8 @@ SCENARIOS = {
     "tunneled-catheter-absorbs-tap.encounter-discharge": {
         "Procedure/p1": (NONE, ["32555"], NONE, "info"),
         "Procedure/p2": (["32550-RT", "75989-26"], NONE, NONE, "info")},
+    "tunneled-catheter-images-not-saved.encounter-discharge": {
+        "Procedure/p1": (["32550-RT"], NONE, ["guidance-images"], "warning")},
     "tunneled-catheter-absorbs-drain.encounter-discharge": {
         "Procedure/p1": (NONE, ["32556"], NONE, "info"),
         "Procedure/p2": (["32550-RT", "75989"], NONE, NONE, "info")},
