@@ -596,6 +596,11 @@ def joint_scenarios() -> dict[str, dict]:
     s["joint-site-from-note.encounter-discharge"] = discharge([
         OA_KNEE, joint("p1", [], notes=["History of right hip replacement. The left knee was aspirated, 25 mL of "
                                          "clear fluid. No complications."])], cls="AMB")
+    s["joint-planned-drug-and-past-site.encounter-discharge"] = discharge([
+        OA_KNEE, joint("p1", [], notes=["The left knee was aspirated, 30 mL of cloudy fluid sent for culture. "
+                                         "Previous right shoulder injection in 2019 helped. Plan: inject "
+                                         "triamcinolone 40 mg at the next visit if cultures are negative. No "
+                                         "complications."])], cls="AMB")
     coded = joint("p1", [], text="Injection of joint", notes=["Injection performed. No complications."])
     coded["code"]["coding"] = [{"system": CPT, "code": "20610"}]
     s["joint-cpt-without-site.encounter-discharge"] = discharge([OA_KNEE, coded], cls="AMB")

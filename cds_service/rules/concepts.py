@@ -15,6 +15,8 @@ regex a pack already had keeps its meaning, now read with sentences, sections an
 | dry_tap | not_performed.reason_text | - |
 | gap | documentation[].satisfied_by.text | gap id |
 | volume, not_removed, complications | note_reading.volume, .volume_not_removed, .complications | - |
+| site | sites.items[].recognise.text | site id |
+| drug | drugs.items[].names | drug id |
 """
 
 from __future__ import annotations
@@ -67,6 +69,10 @@ def pack_rules(pack: RulePack) -> list[ConceptRule]:
     found.append(("volume", "", reading.volume))
     found.append(("not_removed", "", reading.volume_not_removed))
     found.append(("complications", "", reading.complications))
+    for site in pack.sites:
+        found.append(("site", site.id, _sources(site.recognise.text)))
+    for drug in pack.drugs.items if pack.drugs is not None else ():
+        found.append(("drug", drug.id, _sources(drug.names)))
     return [ConceptRule(label(pack, kind, detail), pattern) for kind, detail, patterns in found for pattern in patterns]
 
 

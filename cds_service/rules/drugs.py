@@ -9,6 +9,7 @@ import math
 from ..evidence.facts import ActFacts, Evidence
 from .model import DrugDose, Finding
 from .packs import DrugCode, DrugSpec, DrugTable
+from .reading import NoteReadings
 from .sites import names_site_of, sentences
 
 # Dose units turned into milligrams; mL only through the drug's own concentration (mg_per_ml).
@@ -91,20 +92,25 @@ def _from_administrations(table: DrugTable, act: ActFacts, evidence: Evidence, f
     return found
 
 
-def drug_doses(table: DrugTable, act: ActFacts, evidence: Evidence, finding: Finding) -> None:
+def drug_doses(table: DrugTable, act: ActFacts, evidence: Evidence, finding: Finding,
+               readings: NoteReadings | None = None) -> None:
     """Fill finding.drugs (with their HCPCS units), drug_notes and drug_dose_missing."""
     found = _from_administrations(table, act, evidence, finding)
-    texts = [(act.code_text, f"the code text of {act.key}")] if act.code_text else []
-    texts.extend((note.text, note.source) for note in act.texts if not note.shared)
+    texts = [(act.code_text, f"the code text of {act.key}", None)] if act.code_text else []
+    texts.extend((note.text, note.source, note) for note in act.texts if not note.shared)
     # A note shared by several procedures: only its sentences naming this subject's site ("40 mg into each knee").
     if finding.sites:
-        texts.extend((sentence, note.source) for note in act.texts if note.shared
+        texts.extend((sentence, note.source, note) for note in act.texts if note.shared
                      for sentence in sentences(note.text) if names_site_of(finding.pack, sentence, finding.sites))
     injected = False
-    for text, source in texts:
+    for text, source, note in texts:
         injected = injected or bool(table.injection_text.search(text))
         for drug in table.items:
             if drug.id in found and found[drug.id].mg is not None:
+                continue
+            # ConText: a drug the note names only as negated, planned or past was not given here.
+            if note is not None and readings is not None and readings.only_unaffirmed(
+                    note, finding.pack, "drug", drug.id):
                 continue
             dose = _dose_in(drug, text)
             if dose is False:

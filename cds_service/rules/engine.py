@@ -45,7 +45,7 @@ def evaluate(book: RuleBook, evidence: Evidence) -> tuple[list[Finding], list[Ac
         if recognised is None:
             continue
         finding = decide(book, recognised, act, evidence, payer, guidance_orders, readings)
-        refine(finding, evidence, book, guidance_orders)
+        refine(finding, evidence, book, guidance_orders, readings)
         findings.append(finding)
 
     sequence_courses(book, findings, evidence.history)

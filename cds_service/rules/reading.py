@@ -19,7 +19,7 @@ from ..evidence.notes import NoteText
 from ..text.language import NOT_DONE_SECTIONS, SEGMENT_CUE
 from ..text.pipeline import Mention, TextReader
 from ..text.quantities import volume_ml
-from .concepts import parse_label
+from .concepts import label, parse_label
 from .packs import RulePack
 
 QUOTE_LIMIT = 200
@@ -138,6 +138,14 @@ class NoteReadings:
                     self.evidence.problems.append(problem)
             self._mentions[key] = self.reader.read(text, only=pack.id + "|")
         return self._mentions[key]
+
+    def only_unaffirmed(self, note: NoteText, pack: RulePack, kind: str, detail: str,
+                        span: tuple[int, int] | None = None) -> bool:
+        """The concept is named in the note (within `span`), but only negated, planned, past or doubted."""
+        wanted = label(pack, kind, detail)
+        found = [m for m in self.mentions(note) if m.label == wanted
+                 and (span is None or span[0] <= m.start < span[1])]
+        return bool(found) and not any(m.affirmed for m in found)
 
     def reading(self, act: ActFacts, pack: RulePack) -> ActReading:
         key = (act.key, pack.id)

@@ -9,6 +9,7 @@ from .decide import separate_guidance
 from .drugs import drug_doses
 from .model import NOT_PERFORMED, ORDER, Finding
 from .packs import RuleBook
+from .reading import NoteReadings
 from .sites import sites_of
 
 
@@ -51,14 +52,15 @@ def _class_of_current_code(finding: Finding):
     return None
 
 
-def refine(finding: Finding, evidence: Evidence, book: RuleBook, guidance_orders: list[ActFacts]) -> None:
+def refine(finding: Finding, evidence: Evidence, book: RuleBook, guidance_orders: list[ActFacts],
+           readings: NoteReadings | None = None) -> None:
     pack = finding.pack
     if finding.stage == NOT_PERFORMED:
         return
     entry = finding.entry
     _require_report(finding)
     if pack.sites:
-        finding.sites = sites_of(pack, finding.act, finding.side)
+        finding.sites = sites_of(pack, finding.act, finding.side, readings)
         for choice in finding.sites:
             choice.entry = pack.code_for(finding.approach.id, finding.guided, site_class=choice.site.site_class)
         finding.sites = [c for c in finding.sites if c.entry is not None]
@@ -73,4 +75,4 @@ def refine(finding: Finding, evidence: Evidence, book: RuleBook, guidance_orders
         # the code changed here (site class, no report): its own separately billable guidance
         finding.guidance_lines = separate_guidance(book, pack, finding, evidence, guidance_orders)
     if pack.drugs is not None and finding.stage != ORDER:
-        drug_doses(pack.drugs, finding.act, evidence, finding)
+        drug_doses(pack.drugs, finding.act, evidence, finding, readings)

@@ -14,6 +14,7 @@ from ..evidence.facts import ActFacts
 from ..evidence.values import SNOMED, codings, concept_text, listed
 from .model import BILATERAL, LEFT, RIGHT, SiteChoice
 from .packs import DigitSpec, RulePack, SiteSpec
+from .reading import NoteReadings
 
 # Sentences of a note (a decimal point is no sentence end).
 _SENTENCE_END = re.compile(r"(?<!\d)[.!?](?!\d)\s*|[;\n]+")
@@ -89,7 +90,8 @@ def names_site_of(pack: RulePack, sentence: str, choices: list[SiteChoice]) -> b
     return False
 
 
-def sites_of(pack: RulePack, act: ActFacts, act_side: str | None) -> list[SiteChoice]:
+def sites_of(pack: RulePack, act: ActFacts, act_side: str | None,
+             readings: NoteReadings | None = None) -> list[SiteChoice]:
     if not pack.sites:
         return []
     choices = [c for entry in listed(act.resource, "bodySite") if isinstance(entry, dict)
@@ -101,9 +103,18 @@ def sites_of(pack: RulePack, act: ActFacts, act_side: str | None) -> list[SiteCh
         # aspirated", not "history of right hip replacement").
         for note in act.texts:
             if not note.shared:
+                offset = 0
                 for sentence in sentences(note.text):
-                    if pack.site_note_action is None or pack.site_note_action.search(sentence):
-                        choices.extend(text_sites(pack, sentence, note.source))
+                    start = note.text.find(sentence, offset)
+                    offset = start + len(sentence) if start >= 0 else offset
+                    if pack.site_note_action is not None and not pack.site_note_action.search(sentence):
+                        continue
+                    found = text_sites(pack, sentence, note.source)
+                    if readings is not None and start >= 0:  # ConText: not a negated, planned or past site
+                        span = (start, start + len(sentence))
+                        found = [c for c in found
+                                 if not readings.only_unaffirmed(note, pack, "site", c.site.id, span)]
+                    choices.extend(found)
     choices = _unique(choices)
     if act_side is not None and len(choices) == 1 and choices[0].side is None:
         # a side recorded apart from the site (a laterality qualifier in another bodySite entry)

@@ -77,6 +77,8 @@ SCENARIOS = {
         "Procedure/p-left": ([], [], NO_GAPS, "info")},
     # Site from the procedure's own note, only where the sentence says what was done (not the old hip).
     "joint-site-from-note.encounter-discharge": {"Procedure/p1": (["20610-LT"], [], NO_GAPS, "info")},
+    # The text pipeline's ConText: a past shoulder injection is no site, a planned triamcinolone dose no drug line.
+    "joint-planned-drug-and-past-site.encounter-discharge": {"Procedure/p1": (["20610-LT"], [], NO_GAPS, "info")},
     # A CPT code on the resource with no site named: its class is kept, the site and side gaps stay open.
     "joint-cpt-without-site.encounter-discharge": {
         "Procedure/p1": (["20610"], [], ["joint-site", "laterality"], "warning")},
