@@ -143,7 +143,7 @@ class NoteReadings:
                         span: tuple[int, int] | None = None) -> bool:
         """The concept is named in the note (within `span`), but only negated, planned, past or doubted."""
         wanted = label(pack, kind, detail)
-        found = [m for m in self.mentions(note) if m.label == wanted
+        found = [m for m in self.mentions(note, pack) if m.label == wanted
                  and (span is None or span[0] <= m.start < span[1])]
         return bool(found) and not any(m.affirmed for m in found)
 
