@@ -153,3 +153,24 @@ def test_dask_cluster_gives_the_same_findings(export, single, tmp_path):
     assert summary["findings"] > 0
     for name in ("findings.ndjson", "worklist.csv", "summary.json", "errors.ndjson"):
         assert (tmp_path / name).read_bytes() == (single / name).read_bytes(), name
+
+
+def test_ctrl_c_on_the_command_line_then_resume(export, single, tmp_path):
+    """SIGINT to the command (as a terminal sends it to the process group, workers included): it exits 130
+    naming --resume, or had already finished; either way --resume ends with the uninterrupted run's findings."""
+    command = [sys.executable, "-m", "cds_service.cli", "audit", str(export), "--out", str(tmp_path),
+               "--workers", "2", "--fee-schedule", str(FEES)]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                               stdin=subprocess.DEVNULL, start_new_session=True)
+    for line in process.stderr:
+        if '"phase":"code"' in line:
+            os.killpg(process.pid, signal.SIGINT)
+            break
+    remaining = process.stderr.read()
+    assert process.wait(timeout=60) in (0, 130)
+    if process.returncode == 130:
+        assert "--resume" in remaining and "Traceback" not in remaining
+    result = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=120,
+                            stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "findings.ndjson").read_bytes() == (single / "findings.ndjson").read_bytes()
