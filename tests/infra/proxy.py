@@ -1,7 +1,8 @@
 """A round-robin HTTP proxy (HAProxy from Debian) on a free loopback port, in front of service instances.
 
-Health-checks each backend every 200 ms on /healthz, and sends a request whose connection is refused or
-reset to another backend (`retry-on` + `redispatch`): what a load balancer in front of replicas does.
+Health-checks each backend every 200 ms on /healthz (down after 2 failures), and sends a request whose
+connection is refused or reset to another backend (`retry-on` + `redispatch`): what a load balancer in front
+of replicas does.
 `tests/infra/install.sh` installs the `haproxy` package when it is missing.
 """
 
@@ -42,6 +43,8 @@ frontend service
 backend instances
     balance roundrobin
     option httpchk GET /healthz
+    # A busy machine may answer a check slowly: never mark a live instance down for that.
+    timeout check 2s
 {servers}
 """
 
@@ -83,7 +86,7 @@ def start(backends: list[str], port: int | None = None, timeout: float = 15.0) -
     port = port or free_port()
     folder = Path(tempfile.mkdtemp(prefix="cds-proxy-"))
     servers = "\n".join(
-        f"    server i{n} {url.removeprefix('http://')} check inter 200ms fall 1 rise 2"
+        f"    server i{n} {url.removeprefix('http://')} check inter 200ms fall 2 rise 2"
         for n, url in enumerate(backends)
     )
     config = folder / "haproxy.cfg"
