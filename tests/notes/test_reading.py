@@ -153,3 +153,34 @@ def test_every_text_decision_cites_its_sentence_with_offsets_into_the_note(clien
     assert evidence["volume"]["text"] == "1.2 L removed."
     assert '\\"Procedure: Left thoracentesis under ultrasound guidance.\\"' in ext["card"]["detail"] or \
         "Procedure: Left thoracentesis under ultrasound guidance." in ext["card"]["detail"]
+
+
+def test_misspelt_words_are_read_and_quoted_as_written(client):
+    text = "Thoracentisis rigth side. Ultrasoud guided, imges saved. 1.1 L drianed. Cathter removd. No complciations."
+    ext = _card(client, text, imaging=US_SAVED)
+    assert _lines(ext) == ["32555-RT"]
+    assert set(ext.get("documentationGaps", [])) <= {"post-procedure-imaging", "specimen"}  # reminders only
+    evidence = _evidence(ext)
+    assert evidence["side"]["value"] == "right" and "rigth" in evidence["side"]["text"]
+    assert evidence["fate"]["value"] == "removed" and "Cathter removd" in evidence["fate"]["text"]
+
+
+def test_a_dry_tap_then_a_second_attempt_are_told_apart(client):
+    text = ("Right thoracentesis - two attempts.\nFirst site: on ultrasound only a trace of fluid, not enough to "
+            "drain; needle not advanced. Images saved.\nSecond site: under real-time ultrasound 850 mL removed. "
+            "Catheter removed.\nComplications: none.")
+    call = note_call(text, procedures=[{"code": THORACENTESIS, "status": "not-done"}, {"code": THORACENTESIS}],
+                     imaging=[{"modality": "US", "instances": 2}])
+    found = suggestions(post(client, call))
+    assert _evidence(found["Procedure/p2"])["volume"]["value"] == 850
+    assert "volume" not in _evidence(found["Procedure/p1"])
+    assert "not-performed" in _evidence(found["Procedure/p1"])
+
+
+def test_a_planned_procedure_or_one_the_packs_do_not_code_gets_no_line(client):
+    body = post(client, note_call("Plan: right thoracentesis tomorrow morning.",
+                                  procedures=[{"code": THORACENTESIS, "status": "preparation"}]))
+    assert not [line for ext in suggestions(body).values() for line in ext.get("lines", [])]
+    body = post(client, note_call("Right pigtail removed at bedside, no air leak. No complications.",
+                                  procedures=[{"code": {"text": "Chest tube removal"}}]))
+    assert not [line for ext in suggestions(body).values() for line in ext.get("lines", [])]
