@@ -375,6 +375,11 @@ def pleural_round_two() -> dict[str, dict]:
     s["tunneled-catheter-images-not-saved.encounter-discharge"] = discharge([
         J90, procedure("p1", notes=[IPC_NOTE], **ipc),
         imaging("img-1", "09:58", procedure_id="p1", instances=0)], cls="AMB")
+    # No side recorded on the tunneled catheter: it takes the side of the thoracentesis it includes.
+    s["tunneled-catheter-side-from-absorbed-tap.encounter-discharge"] = discharge([
+        J90, procedure("p1", start="10:00", end="10:10", notes=[FULL_NOTE]),
+        imaging("img-1", "09:58", procedure_id="p1"),
+        procedure("p2", start="10:15", end="10:40", side=None, notes=[IPC_NOTE_BARE], **ipc)], cls="AMB")
     # Same side, same session: a pigtail drain placed first is absorbed too.
     s["tunneled-catheter-absorbs-drain.encounter-discharge"] = discharge([
         J90, procedure("p1", kind="drain", start="10:00", end="10:10", focal_device=True,

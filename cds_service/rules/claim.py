@@ -139,6 +139,11 @@ def _absorb(session: list[Finding]) -> None:
             absorbed.edits.append(f"Included in {holder} for {absorber.act.key}: {why}.")
             absorber.edits.append(f"{absorbed.act.key} is included in this code: {why}.")
             absorbed.lines = []
+            if absorber.side is None and absorbed.side in (RIGHT, LEFT, BILATERAL):
+                # Absorbed as the same side: the side recorded for the included act is the side of this one.
+                absorber.side, absorber.side_why = absorbed.side, f"{absorbed.act.key}, which it includes"
+                for line in absorber.lines:
+                    line.side = absorbed.side
 
 
 def _merge_bilateral(session: list[Finding], focus: set[str]) -> None:

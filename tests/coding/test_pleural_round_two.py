@@ -30,6 +30,10 @@ SCENARIOS = {
         "Procedure/p2": (["32550-RT", "75989-26"], NONE, NONE, "info")},
     "tunneled-catheter-images-not-saved.encounter-discharge": {
         "Procedure/p1": (["32550-RT"], NONE, ["guidance-images"], "warning")},
+    # The catheter with no side takes the side of the thoracentesis it includes (no laterality gap).
+    "tunneled-catheter-side-from-absorbed-tap.encounter-discharge": {
+        "Procedure/p1": (NONE, ["32555"], NONE, "info"),
+        "Procedure/p2": (["32550-RT"], NONE, NONE, "info")},
     "tunneled-catheter-absorbs-drain.encounter-discharge": {
         "Procedure/p1": (NONE, ["32556"], NONE, "info"),
         "Procedure/p2": (["32550-RT", "75989"], NONE, NONE, "info")},
