@@ -33,6 +33,7 @@ UNCONFIRMED_CONDITION = {"refuted", "entered-in-error"}
 IGNORED_STATUSES = {"entered-in-error", "revoked"}
 # The code systems a diagnosis is read in (the packs list ICD-10-CM prefixes and SNOMED CT concepts).
 DIAGNOSIS_SYSTEMS = frozenset({ICD10CM, SNOMED})
+DICOM_LATERALITY = {"R": "right", "L": "left", "B": "bilateral"}
 # Encounter.class as EHRs send it: v3 ActCode, or another system (or none) with a word for the same class.
 ENCOUNTER_CLASS_WORDS = {
     "INPATIENT": "IMP", "INPATIENT ENCOUNTER": "IMP", "EMERGENCY": "EMER", "ACUTE": "ACUTE",
@@ -273,6 +274,9 @@ def _imaging(resource: dict) -> ImagingFacts:
         sites.extend(codings(series.get("bodySite")))
         site_words.extend(c.display for c in (*codings(series.get("laterality")), *codings(series.get("bodySite")))
                           if c.display)
+        # PACS-fed servers may copy the DICOM Image Laterality value (R, L, B) without a display.
+        site_words.extend(DICOM_LATERALITY.get(c.code.upper(), "") for c in codings(series.get("laterality"))
+                          if not c.display)
     return ImagingFacts(
         key=key_of(resource),
         encounter=reference_key(resource.get("encounter")),

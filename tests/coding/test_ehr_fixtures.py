@@ -219,3 +219,11 @@ def test_every_other_fixture_codes_the_same_in_fetch_mode(client, fhir_server, n
     fetching, resources = calls.fetch_mode(call, fhir_server.base_url)
     fhir_server.load(resources)
     assert _coding(post(client, fetching)) == _coding(prefetched)
+
+
+def test_a_dicom_laterality_value_on_the_series_gives_the_side(client):
+    call = request("ehr-medplum-series-laterality.encounter-discharge")
+    study = call["prefetch"]["imagingStudies"]["entry"][0]["resource"]
+    study["series"][0]["laterality"] = {"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "R"}
+    found = suggestions(post(client, {**call, "fhirServer": CLOSED_SERVER}))
+    assert labels(found["Procedure/0191e7f5-1b22-4d2f-9c3e-2a4f6b8d0c14"]) == ["32555-RT"]
