@@ -15,7 +15,7 @@ from .protocol.errors import ServiceError
 from .protocol.routes import service_or_404
 from .protocol.validation import json_body, validate
 from .store import Store, StoreUnavailable
-from .store.records import FeedbackItem, feedback_items
+from .store.records import FeedbackItem, InvalidFeedback, feedback_items
 
 log = logging.getLogger(__name__)
 bp = Blueprint("feedback", __name__)
@@ -32,7 +32,10 @@ def receive_feedback(service_id: str):
     settings = current_app.config["SETTINGS"]
     body = json_body(request, settings.max_body_bytes, settings.max_json_depth)
     validate(body, "feedback.schema.json")
-    items = feedback_items(body)
+    try:
+        items = feedback_items(body)
+    except InvalidFeedback as exc:
+        raise ServiceError(400, f"{exc.field}: {exc}", exc.field) from None
     store: Store = current_app.extensions["cds_store"]
     try:
         stored = store.record_feedback(service.id, items)

@@ -102,7 +102,10 @@ class RuleReport:
 def utc_instant(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("instants must carry a time zone")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+02:00 is a valid RFC 3339 date-time before year 1 in UTC
+        raise ValueError("the instant is outside the years 1 to 9999 in UTC") from None
 
 
 def _token(value: object) -> str | None:
@@ -161,10 +164,22 @@ def call_record(service_id: str, call: Mapping, cards: Iterable[Mapping], called
     )
 
 
+class InvalidFeedback(ValueError):
+    """A feedback entry that passed the schema but cannot be stored as given; `field` names where."""
+
+    def __init__(self, message: str, field: str):
+        super().__init__(message)
+        self.field = field
+
+
 def feedback_items(body: Mapping) -> list[FeedbackItem]:
     """Feedback records from a body that already passed feedback.schema.json."""
     items = []
-    for entry in body["feedback"]:
+    for number, entry in enumerate(body["feedback"]):
+        try:
+            instant = utc_instant(datetime.fromisoformat(entry["outcomeTimestamp"].replace("z", "Z")))
+        except ValueError as exc:
+            raise InvalidFeedback(f"{exc}", f"feedback[{number}].outcomeTimestamp") from None
         override = entry.get("overrideReason") or {}
         reason = override.get("reason") or {}
         comment = override.get("userComment")
@@ -172,7 +187,7 @@ def feedback_items(body: Mapping) -> list[FeedbackItem]:
             FeedbackItem(
                 card=entry["card"],
                 outcome=entry["outcome"],
-                outcome_timestamp=utc_instant(datetime.fromisoformat(entry["outcomeTimestamp"].replace("z", "Z"))),
+                outcome_timestamp=instant,
                 # Sorted: the same suggestions in another order are the same feedback.
                 accepted_suggestions=tuple(sorted({s["id"] for s in entry.get("acceptedSuggestions") or ()})),
                 reason_system=reason.get("system", ""),

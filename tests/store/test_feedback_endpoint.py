@@ -109,6 +109,10 @@ def test_feedback_for_an_unknown_service_is_404(client, store):
          "feedback[0].acceptedSuggestions"),
         ({"feedback": [accepted("c-1", at="2025-03-01 10:00")]}, "feedback[0].outcomeTimestamp"),
         ({"feedback": [accepted("c-1", at="2025-03-01T10:00:00")]}, "feedback[0].outcomeTimestamp"),
+        # Valid RFC 3339, but before year 1 or after 9999 once in UTC (found by the API fuzzer: was a 500).
+        ({"feedback": [accepted("c-1"), accepted("c-2", at="0001-01-01T00:00:00+02:00")]},
+         "feedback[1].outcomeTimestamp"),
+        ({"feedback": [accepted("c-1", at="9999-12-31T23:00:00-02:00")]}, "feedback[0].outcomeTimestamp"),
         ({"feedback": [{**sandbox_override("c-1"), "overrideReason": {"reason": {"code": "x"}}}]},
          "feedback[0].overrideReason.reason.system"),
     ],
