@@ -26,7 +26,7 @@ def distinct_digits(a: Line, b: Line) -> bool:
 
 
 def distinct_lines(a: Line, b: Line) -> bool:
-    """Opposite sides, or two different sites of a pack's site dimension (another joint, another digit)."""
+    """Opposite sides, or two different sites of a pack's site dimension (another site, another digit)."""
     if distinct_sides(a.side, b.side):
         return True
     return a.site is not None and b.site is not None and (a.site != b.site or distinct_digits(a, b))
@@ -152,7 +152,7 @@ def _merge_bilateral(session: list[Finding], focus: set[str]) -> None:
     by_code: dict[tuple[str, str | None], list[tuple[Finding, Line]]] = defaultdict(list)
     for finding in session:
         for line in finding.lines:
-            # the same site on both sides only (two different joints are two lines); digits keep their own
+            # the same site on both sides only (two different sites are two lines); digits keep their own
             if (finding.pack.laterality and line.side is not None and not _is_guidance(line) and line.digit is None
                     and line.kind == "procedure"):
                 by_code[(line.code, line.site)].append((finding, line))

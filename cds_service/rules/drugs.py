@@ -98,7 +98,7 @@ def drug_doses(table: DrugTable, act: ActFacts, evidence: Evidence, finding: Fin
     found = _from_administrations(table, act, evidence, finding)
     texts = [(act.code_text, f"the code text of {act.key}", None)] if act.code_text else []
     texts.extend((note.text, note.source, note) for note in act.texts if not note.shared)
-    # A note shared by several procedures: only its sentences naming this subject's site ("40 mg into each knee").
+    # A note shared by several procedures: only its sentences naming this subject's site ("40 mg into each" of them).
     if finding.sites:
         texts.extend((sentence, note.source, note) for note in act.texts if note.shared
                      for sentence in sentences(note.text) if names_site_of(finding.pack, sentence, finding.sites))

@@ -44,7 +44,7 @@ class Line:
 
 @dataclass
 class SiteChoice:
-    """One site of a subject (a joint): its side, its digit, why, and the code its class selects."""
+    """One site of a subject: its side, its digit, why, and the code its class selects."""
 
     site: SiteSpec
     side: str | None

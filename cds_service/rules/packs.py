@@ -161,14 +161,14 @@ class GapSpec:
 
 @dataclass(frozen=True)
 class SiteSpec:
-    """One site of a site dimension (a joint, a bursa): its class selects the code."""
+    """One site of a site dimension: its class selects the code."""
 
     id: str
     label: str
     site_class: str
     recognise: EvidenceSpec
     digits: str | None = None  # digit group whose modifiers replace the side modifier
-    side: str | None = None  # the side the site code itself implies ("both knees")
+    side: str | None = None  # the side the site code itself implies (a code for both sides)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The site dimension of a pack (joints, bursae...): which sites a subject names, with side and digit.
+"""The site dimension of a pack: which sites a subject names, with side and digit.
 
 Sites come from each bodySite entry (codes, then its text), else from the code text, else from the
 subject's own notes. Text is cut into phrases at the pack's `phrase_boundary`; a phrase names at most one
@@ -99,8 +99,8 @@ def sites_of(pack: RulePack, act: ActFacts, act_side: str | None,
     if not choices and act.code_text:
         choices = text_sites(pack, act.code_text, f"the code text of {act.key}")
     if not choices:
-        # From the procedure's own notes, only sentences that say what was done there ("the left knee was
-        # aspirated", not "history of right hip replacement").
+        # From the procedure's own notes, only sentences that say what was done there (the pack's
+        # note_action words), not the history the note also tells.
         for note in act.texts:
             if not note.shared:
                 offset = 0

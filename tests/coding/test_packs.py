@@ -81,8 +81,9 @@ def test_two_default_payers_are_refused(tmp_path):
 
 def test_engine_code_names_no_family_and_no_code():
     """Codes, SNOMED ids, families and modifiers live in packs and payer profiles, never in Python."""
-    family_words = re.compile(r"thoracent|paracent|pleura|ascites|chest|abdom", re.IGNORECASE)
-    codes = re.compile(r"\b(3255\d|4908\d|7\d{4}|\d{6,9})\b|\"(RT|LT|50|76|77|XS|26)\"")
+    family_words = re.compile(r"thoracent|paracent|pleura|ascites|chest|abdom|arthrocent|knee|bursa|triamcinolone|"
+                              r"lidocaine", re.IGNORECASE)
+    codes = re.compile(r"\b(3255\d|4908\d|206\d\d|7\d{4}|\d{6,9}|J\d{4})\b|\"(RT|LT|50|76|77|XS|26|F\d|T\d|FA|TA)\"")
     for path in ENGINE_CODE:
         text = path.read_text()
         assert not family_words.search(text), f"{path.name} names a family"
