@@ -68,7 +68,7 @@ CONTEXT: tuple[tuple[str, str, str], ...] = (
         "was not needed", "not required", "none", "ruled out", "not seen", "not identified", "not visualized",
         "absent", "negative")),
     *((w, "NEGATED_EXISTENCE", "FORWARD") for w in (
-        "no", "without", "w/o", "not", "never", "nor", "none", "denies", "denied", "negative for", "free of",
+        "no", "nothing", "without", "w/o", "not", "never", "nor", "none", "denies", "denied", "negative for", "free of",
         "absence of", "absent", "no evidence of", "no signs of", "lack of", "did not", "didn't", "was not",
         "wasn't", "were not", "weren't", "has not", "have not", "had not", "not been", "rather than",
         "instead of", "ruled out", "declined")),

@@ -22,6 +22,7 @@ from functools import lru_cache
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
+from .checkboxes import unbox
 from .language import CONTEXT, HISTORICAL_SECTIONS, HYPOTHETICAL_SECTIONS, SECTIONS
 from .quiet import silence_libraries
 from .spelling import Speller
@@ -182,7 +183,7 @@ class TextReader:
         """The mentions of every concept in `text` (`only`: of the concepts whose label starts with it)."""
         if not text.strip():
             return []
-        read, offsets = self.speller.correct(text)
+        read, offsets = self.speller.correct(unbox(text))
         with self._lock:
             self.nlp.get_pipe("concept_matcher").only = only
             doc = self.nlp(read)

@@ -27,6 +27,45 @@ def _gaps(ext: dict) -> set[str]:
     return set(ext.get("documentationGaps", []))
 
 
+@pytest.mark.parametrize("text, line, fate", [
+    ("Thoracentesis performed. 600 mL drained.\nCatheter: [ ] Left in place [x] Removed\nSide: [ ] R [x] L\n"
+     "Complications: none", "32554-LT", "removed"),
+    ("Thoracentesis performed. 600 mL drained.\nLaterality: [X] Right [ ] Left\nCatheter: (x) removed ( ) left in "
+     "place\nComplications: none", "32554-RT", "removed"),
+    ("Thoracentesis performed. 600 mL drained.\nSide: ☐ Right ☑ Left\nCatheter: ☒ Removed ☐ Left in place\n"
+     "Complications: none", "32554-LT", "removed"),
+    ("Pleural catheter placement. 600 mL drained.\nSide: ☒ Right ☐ Left\nCatheter: [x] Left in place, to suction "
+     "[ ] Removed\nComplications: none", "32556-RT", "stayed"),
+])
+def test_an_unchecked_box_is_no_mention_of_its_label_and_a_checked_one_is(client, text, line, fate):
+    ext = _card(client, text)
+    assert _lines(ext) == [line]
+    assert _evidence(ext)["fate"]["value"] == fate
+
+
+@pytest.mark.parametrize("text", [
+    "Thoracentesis on the right, 800 mL drained. Nothing left in. No complications.",
+    "Right thoracentesis, 800 mL drained, no catheter left in. No complications.",
+    "Right thoracentesis, 800 mL drained, cath removed at end, nothing left in. No complications.",
+])
+def test_nothing_left_in_is_removed(client, text):
+    ext = _card(client, text)
+    assert _lines(ext) == ["32554-RT"]
+    assert "catheter-disposition" not in _gaps(ext)
+
+
+@pytest.mark.parametrize("text", [
+    "Right thoracentesis, 800 mL drained, catheter removed. Patient to stay in his own room tonight. "
+    "No complications.",
+    "Right thoracentesis, 800 mL drained, catheter removed. She will stay in the hospital overnight. "
+    "No complications.",
+])
+def test_a_patient_staying_somewhere_is_not_the_catheter_staying(client, text):
+    ext = _card(client, text)
+    assert _lines(ext) == ["32554-RT"]
+    assert _evidence(ext)["fate"]["value"] == "removed"
+
+
 @pytest.mark.parametrize("text, ml", [
     ("Right thoracentesis, 700 mL drained, catheter removed. Oxygen weaned from 3 L to 1 L. No complications.", 700),
     ("Right thoracentesis, on 2 L nasal cannula, 650 cc drained, catheter removed. No complications.", 650),
@@ -68,3 +107,13 @@ def test_abbreviated_complication_statements(client, statement):
 def test_abbreviated_guidance_is_a_claim(client, text):
     ext = _card(client, f"{text}, 600 mL drained, catheter removed. No complications.")
     assert "guidance" in _evidence(ext)
+
+
+def test_unboxing_blanks_unchecked_labels_and_checked_marks_and_keeps_offsets():
+    from cds_service.text.checkboxes import unbox
+
+    text = "Fate: [ ] kept in [X] out\nSide: ( ) R (x) L\nSee (above) [1]."
+    read = unbox(text)
+    assert len(read) == len(text) and read.count("\n") == 2
+    assert "kept" not in read and " R " not in read and "out" in read and read.split("\n")[1].strip().endswith("L")
+    assert read.endswith("See (above) [1].")
