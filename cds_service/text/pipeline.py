@@ -196,7 +196,7 @@ class TextReader:
             modified: dict[tuple[int, int], set[str]] = {}
             for target, modifier in graph.edges if graph else ():
                 modified.setdefault((target.start, target.end), set()).add(modifier.category)
-            sections = [(section.body_start, section.category) for section in doc._.sections]
+            sections = _field_sections(doc)
             sentence_of = _sentence_bounds(doc)
         section_starts = [start for start, _ in sections]
         found = []
@@ -224,6 +224,29 @@ class TextReader:
                 **flags) for label in labels.get((span.start, span.end), [span.label_]))
         found.sort(key=lambda m: (m.start, -m.end))
         return found
+
+
+def _field_sections(doc: Doc) -> list[tuple[int, str | None]]:
+    """(first token, category) of each section. A heading with its value on the same line ("Indication: left
+    effusion") is a one-line field: its section ends with the line (and any wrapped lower-case continuation),
+    and what follows belongs to no section until the next heading (medspaCy runs each to the next heading)."""
+    found: list[tuple[int, str | None]] = []
+    text = doc.text
+    for section in doc._.sections:
+        found.append((section.body_start, section.category))
+        if section.category is None or section.body_end <= section.body_start:
+            continue
+        title_end = doc[section.title_end - 1].idx + len(doc[section.title_end - 1].text)
+        line_end = text.find("\n", title_end)
+        if line_end < 0 or not text[title_end:line_end].strip():
+            continue  # the heading is alone on its line: its section runs to the next heading
+        while line_end + 1 < len(text) and text[line_end + 1:line_end + 2].islower():  # a wrapped value
+            following = text.find("\n", line_end + 1)
+            line_end = following if following >= 0 else len(text)
+        after = next((t.i for t in doc[section.body_start:section.body_end] if t.idx > line_end), None)
+        if after is not None:
+            found.append((after, None))
+    return found
 
 
 def _sentence_bounds(doc: Doc):

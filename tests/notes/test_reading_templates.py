@@ -96,6 +96,23 @@ def test_dictated_volumes(client, text, ml):
     assert _evidence(ext)["volume"]["value"] == ml
 
 
+@pytest.mark.parametrize("heading", ["Indication: left pleural effusion", "Reason for procedure: dyspnea, effusion",
+                                     "History: CHF with recurrent effusions"])
+def test_a_single_line_field_ends_its_section_at_the_line_end(client, heading):
+    ext = _card(client, f"{heading}\nLeft thoracentesis performed in the usual fashion. 1.1 L drained. The "
+                        "catheter was removed.\nNo complications.")
+    assert _lines(ext) == ["32554-LT"]
+    evidence = _evidence(ext)
+    assert evidence["fate"]["value"] == "removed" and evidence["volume"]["value"] == 1100
+    assert not {"fluid-volume", "complications", "catheter-disposition"} & _gaps(ext)
+
+
+def test_a_heading_on_its_own_line_still_runs_to_the_next_heading(client):
+    ext = _card(client, "Right thoracentesis. 500 mL drained. Catheter removed.\nPlan:\nRepeat thoracentesis on "
+                        "the left next visit.\nNo complications expected.")
+    assert _lines(ext) == ["32554-RT"]
+
+
 @pytest.mark.parametrize("statement", ["No compl.", "compl: none", "Compl: 0", "Complications: 0"])
 def test_abbreviated_complication_statements(client, statement):
     ext = _card(client, f"Right thoracentesis, 600 mL drained, catheter removed. {statement}")
@@ -117,3 +134,12 @@ def test_unboxing_blanks_unchecked_labels_and_checked_marks_and_keeps_offsets():
     assert len(read) == len(text) and read.count("\n") == 2
     assert "kept" not in read and " R " not in read and "out" in read and read.split("\n")[1].strip().endswith("L")
     assert read.endswith("See (above) [1].")
+
+
+def test_sections_of_one_line_fields_wrapped_values_and_headings_alone_on_their_line():
+    from cds_service.text.pipeline import ConceptRule, TextReader
+
+    reader = TextReader((ConceptRule("t|effusion|", r"\beffusion\b"),))
+    text = ("Indication: dyspnea from a large\nrecurrent effusion\nThe effusion was drained.\nPlan:\nRepeat if the "
+            "effusion recurs.\nThe effusion may recur.\nFindings: small effusion\nThe effusion was straw colored.")
+    assert [m.section for m in reader.read(text)] == ["indication", None, "plan", "plan", "findings", None]
