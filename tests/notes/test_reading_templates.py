@@ -143,3 +143,11 @@ def test_sections_of_one_line_fields_wrapped_values_and_headings_alone_on_their_
     text = ("Indication: dyspnea from a large\nrecurrent effusion\nThe effusion was drained.\nPlan:\nRepeat if the "
             "effusion recurs.\nThe effusion may recur.\nFindings: small effusion\nThe effusion was straw colored.")
     assert [m.section for m in reader.read(text)] == ["indication", None, "plan", "plan", "findings", None]
+
+
+@pytest.mark.parametrize("field", ["Ultrasound guidance: No", "Ultrasound guided: [ ] Yes [x] No",
+                                   "US used: none"])
+def test_a_template_field_answered_no_is_no_claim(client, field):
+    ext = _card(client, f"Thoracentesis note\nSide: Right\n{field}\nFluid: 700 mL\nCatheter removed.\n"
+                        "Complications: None")
+    assert _lines(ext) == ["32554-RT"] and "guidance" not in _evidence(ext)
