@@ -34,6 +34,8 @@ def _gaps(ext: dict) -> set[str]:
      "place\nComplications: none", "32554-RT", "removed"),
     ("Thoracentesis performed. 600 mL drained.\nSide: ☐ Right ☑ Left\nCatheter: ☒ Removed ☐ Left in place\n"
      "Complications: none", "32554-LT", "removed"),
+    ("Thoracentesis performed. 600 mL drained.\nRight [ ]  Left [x]\nCatheter left in place [ ]\nCatheter removed "
+     "[X]\nComplications: none", "32554-LT", "removed"),
     ("Pleural catheter placement. 600 mL drained.\nSide: ☒ Right ☐ Left\nCatheter: [x] Left in place, to suction "
      "[ ] Removed\nComplications: none", "32556-RT", "stayed"),
 ])
@@ -134,6 +136,7 @@ def test_unboxing_blanks_unchecked_labels_and_checked_marks_and_keeps_offsets():
     assert len(read) == len(text) and read.count("\n") == 2
     assert "kept" not in read and " R " not in read and "out" in read and read.split("\n")[1].strip().endswith("L")
     assert read.endswith("See (above) [1].")
+    assert unbox("Left in place [ ]  Removed [x]").split() == ["Removed"]
 
 
 def test_sections_of_one_line_fields_wrapped_values_and_headings_alone_on_their_line():
