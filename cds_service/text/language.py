@@ -74,7 +74,10 @@ CONTEXT: tuple[tuple[str, str, str], ...] = (
         "instead of", "ruled out", "declined")),
     *((w, "POSSIBLE_EXISTENCE", "FORWARD") for w in ("possible", "possibly", "question of", "?")),
     *((w, "PSEUDO", "PSEUDO") for w in (
-        "prior to", "no change", "not only", "no increase", "previously placed", "no further", "no longer")),
+        "prior to", "no change", "not only", "no increase", "previously placed", "no further", "no longer",
+        # a device's fate stated as a negation ("nothing left in" is removed): the packs' removal words
+        "nothing left", "nothing was left", "nothing remains", "not left", "was not left", "were not left",
+        "no catheter left", "no drain left", "no tube left", "no device left", "no hardware left")),
     *((w, "TERMINATE", "TERMINATE") for w in (
         "but", "however", "then", "and then", "which", "after which", "afterwards", "subsequently", "although",
         "so", "patient", "pt", "we", "then we", ";")),

@@ -53,6 +53,7 @@ def test_an_unchecked_box_is_no_mention_of_its_label_and_a_checked_one_is(client
 def test_nothing_left_in_is_removed(client, text):
     ext = _card(client, text)
     assert _lines(ext) == ["32554-RT"]
+    assert _evidence(ext)["fate"]["value"] == "removed"
     assert "catheter-disposition" not in _gaps(ext)
 
 
@@ -154,3 +155,25 @@ def test_a_template_field_answered_no_is_no_claim(client, field):
     ext = _card(client, f"Thoracentesis note\nSide: Right\n{field}\nFluid: 700 mL\nCatheter removed.\n"
                         "Complications: None")
     assert _lines(ext) == ["32554-RT"] and "guidance" not in _evidence(ext)
+
+
+@pytest.mark.parametrize("text", [
+    "Right thoracentesis, 8 Fr catheter advanced, 800 mL drained; catheter not left in. No complications.",
+    "Right thoracentesis, 800 mL drained, no drain left behind. Patient remains in stable condition. "
+    "No complications.",
+    "Right thoracentesis, 800 mL drained, catheter withdrawn. Patient remained in the ED for observation. "
+    "No complications.",
+])
+def test_more_fate_wordings_without_a_staying_device(client, text):
+    ext = _card(client, text)
+    assert _lines(ext) == ["32554-RT"]
+    assert "catheter-disposition" not in _gaps(ext)
+
+
+@pytest.mark.parametrize("text, ml", [
+    ("Right thoracentesis, 750 cc drained, catheter removed. SpO2 93% on 3L, requiring 5 L earlier. "
+     "No complications.", 750),
+    ("Right thoracentesis, 750 cc drained, catheter removed, increased O2 to 4 L afterwards. No complications.", 750),
+])
+def test_more_oxygen_wordings(client, text, ml):
+    assert _evidence(_card(client, text))["volume"]["value"] == ml
