@@ -177,3 +177,16 @@ def test_more_fate_wordings_without_a_staying_device(client, text):
 ])
 def test_more_oxygen_wordings(client, text, ml):
     assert _evidence(_card(client, text))["volume"]["value"] == ml
+
+
+@pytest.mark.parametrize("statement", ["No complic.", "complics: none", "Compl - none", "no immed compl"])
+def test_more_abbreviated_complication_statements(client, statement):
+    ext = _card(client, f"Right thoracentesis, 600 mL drained, catheter removed. {statement}")
+    assert "complications" not in _gaps(ext)
+
+
+@pytest.mark.parametrize("text", ["U/S-guided R thoracentesis", "R thoracentesis (US-g)", "R thora under u/s",
+                                  "R thoracentesis, sono-guided"])
+def test_more_abbreviated_guidance_claims(client, text):
+    ext = _card(client, f"{text}, 600 mL drained, catheter removed. No complications.")
+    assert "guidance" in _evidence(ext)
