@@ -38,3 +38,14 @@ def suggestions(body: dict) -> dict[str, dict]:
 
 def labels(ext: dict) -> list[str]:
     return ["-".join([line["code"], *line.get("modifiers", [])]) for line in ext.get("lines", [])]
+
+
+def assert_expected_cards(found: dict[str, dict], expected: dict) -> None:
+    """Exactly the expected subjects get a card, each with its lines, bundled codes, gaps and indicator."""
+    assert set(found) == set(expected), "exactly the related subjects get a card"
+    for subject, (lines, bundled, gaps, indicator) in expected.items():
+        ext = found[subject]
+        assert labels(ext) == lines, subject
+        assert ext.get("notSeparatelyBillable", []) == bundled, subject
+        assert ext.get("documentationGaps", []) == gaps, subject
+        assert ext["card"]["indicator"] == indicator, subject

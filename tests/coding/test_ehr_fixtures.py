@@ -9,7 +9,7 @@ import pytest
 
 from tests import calls
 
-from .helpers import REQUESTS, labels, post, request, suggestions
+from .helpers import REQUESTS, assert_expected_cards, labels, post, request, suggestions
 
 EXPECTED: dict[str, dict[str, tuple[list[str], list[str], list[str], str]]] = {
     # 1. Necessity from SNOMED CT: the sandbox's pleural effusion reason on an order (Epic-style order).
@@ -70,13 +70,7 @@ EXPECTED: dict[str, dict[str, tuple[list[str], list[str], list[str], str]]] = {
 
 def _check(body: dict, expected: dict) -> None:
     found = suggestions(body)
-    assert set(found) == set(expected), "exactly the related subjects get a card"
-    for subject, (lines, bundled, gaps, indicator) in expected.items():
-        ext = found[subject]
-        assert labels(ext) == lines, subject
-        assert ext.get("notSeparatelyBillable", []) == bundled, subject
-        assert ext.get("documentationGaps", []) == gaps, subject
-        assert ext["card"]["indicator"] == indicator, subject
+    assert_expected_cards(found, expected)
 
 
 def test_every_ehr_fixture_has_its_expectation():

@@ -8,7 +8,7 @@ import pytest
 
 from tests import calls
 
-from .helpers import labels, post, request, suggestions
+from .helpers import assert_expected_cards, post, request, suggestions
 
 NONE: list[str] = []
 
@@ -89,13 +89,8 @@ SCENARIOS = {
 
 
 def _check(found: dict, expected: dict) -> None:
-    assert set(found) == set(expected), "exactly the related subjects get a card"
-    for subject, (lines, bundled, gaps, indicator) in expected.items():
-        ext = found[subject]
-        assert labels(ext) == lines, subject
-        assert ext.get("notSeparatelyBillable", []) == bundled, subject
-        assert ext.get("documentationGaps", []) == gaps, subject
-        assert ext["card"]["indicator"] == indicator, subject
+    assert_expected_cards(found, expected)
+    for ext in found.values():
         assert ext["rule"].startswith("pleural/")
         assert all(line["units"] == 1 for line in ext.get("lines", []))
 

@@ -8,23 +8,11 @@ import base64
 import pytest
 
 from cds_service.text.quantities import volume_ml
-from tests.coding.helpers import post, suggestions
+from tests.coding.helpers import labels, post, suggestions
 
-from .kit import DRAIN, THORACENTESIS, note_call
+from .kit import DRAIN, THORACENTESIS, card_for, evidence_by_field, note_call
 
 US_SAVED = [{"modality": "US", "instances": 2, "procedure": 0}]
-
-
-def _card(client, text: str, **kwargs) -> dict:
-    return suggestions(post(client, note_call(text, **kwargs)))["Procedure/p1"]
-
-
-def _lines(ext: dict) -> list[str]:
-    return ["-".join([line["code"], *line.get("modifiers", [])]) for line in ext.get("lines", [])]
-
-
-def _evidence(ext: dict) -> dict[str, dict]:
-    return {item["field"]: item for item in ext.get("evidence", [])}
 
 
 @pytest.mark.parametrize("text, side", [
@@ -35,22 +23,22 @@ def _evidence(ext: dict) -> dict[str, dict]:
     ("Bilateral effusions. Right thoracentesis performed, 1 L removed, catheter removed, no complications.", "RT"),
 ])
 def test_side_is_read_from_the_note_when_body_site_is_empty(client, text, side):
-    ext = _card(client, text)
-    assert _lines(ext)[0].endswith(side)
+    ext = card_for(client, text)
+    assert labels(ext)[0].endswith(side)
     assert "laterality" not in ext.get("documentationGaps", [])
 
 
 def test_left_in_place_and_the_other_lung_in_findings_are_not_a_side(client):
-    ext = _card(client, "Right thoracentesis. 1 L removed. Catheter removed. Findings: small left effusion too. "
+    ext = card_for(client, "Right thoracentesis. 1 L removed. Catheter removed. Findings: small left effusion too. "
                         "The patient left the room in good condition. No complications.")
-    assert _lines(ext) == ["32554-RT"]
-    ext = _card(client, "Pleural drain placed and left in place, to suction. 400 mL out. No complications.",
+    assert labels(ext) == ["32554-RT"]
+    ext = card_for(client, "Pleural drain placed and left in place, to suction. 400 mL out. No complications.",
                 procedures=[{"code": DRAIN}])
-    assert _lines(ext) == ["32556"] and "laterality" in ext["documentationGaps"]
+    assert labels(ext) == ["32556"] and "laterality" in ext["documentationGaps"]
 
 
 def test_body_site_and_note_disagreeing_is_a_laterality_gap_naming_the_conflict(client):
-    ext = _card(client, "Left thoracentesis, 800 mL, catheter removed, no complications.",
+    ext = card_for(client, "Left thoracentesis, 800 mL, catheter removed, no complications.",
                 procedures=[{"code": THORACENTESIS, "body_site": "right"}])
     assert "laterality" in ext["documentationGaps"]
     assert "bodySite says right" in ext["card"]["detail"] and "the note says left" in ext["card"]["detail"]
@@ -63,16 +51,16 @@ def test_body_site_and_note_disagreeing_is_a_laterality_gap_naming_the_conflict(
     "Catheter placed; to water seal. 500 mL drained. No complications.",
 ])
 def test_a_catheter_that_stayed_is_a_drain(client, text):
-    assert _lines(_card(client, text))[0].startswith("32556")
+    assert labels(card_for(client, text))[0].startswith("32556")
 
 
 def test_placed_then_removed_is_removed_and_an_unstated_fate_is_a_gap(client):
-    ext = _card(client, "Catheter placed and connected to drainage, 1 L out, then the catheter was removed. "
+    ext = card_for(client, "Catheter placed and connected to drainage, 1 L out, then the catheter was removed. "
                         "No complications.")
-    assert _lines(ext)[0].startswith("32554") and _evidence(ext)["fate"]["value"] == "removed"
-    ext = _card(client, "Thoracentesis: an 8 Fr catheter was advanced into the pleural space, 1 L drained. "
+    assert labels(ext)[0].startswith("32554") and evidence_by_field(ext)["fate"]["value"] == "removed"
+    ext = card_for(client, "Thoracentesis: an 8 Fr catheter was advanced into the pleural space, 1 L drained. "
                         "No complications.")
-    assert _lines(ext)[0].startswith("32554") and "catheter-disposition" in ext["documentationGaps"]
+    assert labels(ext)[0].startswith("32554") and "catheter-disposition" in ext["documentationGaps"]
 
 
 @pytest.mark.parametrize("text, claimed", [
@@ -81,9 +69,9 @@ def test_placed_then_removed_is_removed_and_an_unstated_fate_is_a_gap(client):
     ("Ultrasound-guided thoracentesis, 1 L removed, catheter removed, no complications.", True),
 ])
 def test_negated_guidance_is_no_claim(client, text, claimed):
-    ext = _card(client, text)
+    ext = card_for(client, text)
     assert ("saved-images" in ext.get("documentationGaps", [])) is claimed
-    assert ("guidance" in _evidence(ext)) is claimed
+    assert ("guidance" in evidence_by_field(ext)) is claimed
 
 
 @pytest.mark.parametrize("text, ml", [
@@ -95,18 +83,18 @@ def test_volumes_in_digits_or_words(text, ml):
 
 
 def test_volume_and_complication_statements_in_words_fill_their_gaps(client):
-    ext = _card(client, "Thoracentesis. Lidocaine 10 mL. We removed a liter and a half, catheter removed. "
+    ext = card_for(client, "Thoracentesis. Lidocaine 10 mL. We removed a liter and a half, catheter removed. "
                         "No pneumothorax on the post-procedure film.")
     assert not {"fluid-volume", "complications"} & set(ext.get("documentationGaps", []))
-    assert _evidence(ext)["volume"]["value"] == 1500
-    ext = _card(client, "Thoracentesis. Lidocaine 10 mL to the skin. Catheter removed.")
+    assert evidence_by_field(ext)["volume"]["value"] == 1500
+    ext = card_for(client, "Thoracentesis. Lidocaine 10 mL to the skin. Catheter removed.")
     assert {"fluid-volume", "complications"} <= set(ext["documentationGaps"])
 
 
 def test_planned_or_past_procedures_are_not_the_act(client):
-    ext = _card(client, "Pleural drain placed, sutured in place. 300 mL. No complications. History: s/p left "
+    ext = card_for(client, "Pleural drain placed, sutured in place. 300 mL. No complications. History: s/p left "
                         "thoracentesis last week. Plan: right thoracentesis tomorrow.", procedures=[{"code": DRAIN}])
-    assert _lines(ext) == ["32556"]  # no side from the history or the plan
+    assert labels(ext) == ["32556"]  # no side from the history or the plan
 
 
 def test_another_pleural_procedure_is_never_billed_as_a_thoracentesis_or_drain(client):
@@ -124,11 +112,11 @@ def test_right_and_left_taps_each_get_their_own_side_and_volume(client):
                      imaging=[{"modality": "US", "instances": 2, "procedure": 0},
                               {"modality": "US", "instances": 2, "procedure": 1}])
     found = suggestions(post(client, call))
-    assert _evidence(found["Procedure/p1"])["side"]["value"] == "right"
-    assert _evidence(found["Procedure/p1"])["volume"]["value"] == 900
-    assert _evidence(found["Procedure/p2"])["side"]["value"] == "left"
-    assert _evidence(found["Procedure/p2"])["volume"]["value"] == 600
-    assert sorted(line for ext in found.values() for line in _lines(ext)) == ["32555-50"]
+    assert evidence_by_field(found["Procedure/p1"])["side"]["value"] == "right"
+    assert evidence_by_field(found["Procedure/p1"])["volume"]["value"] == 900
+    assert evidence_by_field(found["Procedure/p2"])["side"]["value"] == "left"
+    assert evidence_by_field(found["Procedure/p2"])["volume"]["value"] == 600
+    assert sorted(line for ext in found.values() for line in labels(ext)) == ["32555-50"]
 
 
 def test_tap_converted_to_drain_gives_the_catheter_to_the_drain(client):
@@ -137,15 +125,15 @@ def test_tap_converted_to_drain_gives_the_catheter_to_the_drain(client):
     call = note_call(text, procedures=[{"code": THORACENTESIS}, {"code": DRAIN, "start": "2026-03-04T10:35:00Z"}],
                      imaging=[{"modality": "US", "instances": 2}])
     found = suggestions(post(client, call))
-    assert _lines(found["Procedure/p2"]) == ["32557-RT"] and _lines(found["Procedure/p1"]) == []
+    assert labels(found["Procedure/p2"]) == ["32557-RT"] and labels(found["Procedure/p1"]) == []
 
 
 def test_every_text_decision_cites_its_sentence_with_offsets_into_the_note(client):
     text = "Indication: effusion.\nProcedure: Left thoracentesis under ultrasound guidance.\n1.2 L removed.\n" \
            "Catheter removed. No complications."
-    ext = _card(client, text, imaging=US_SAVED)
+    ext = card_for(client, text, imaging=US_SAVED)
     call_text = base64.b64decode(note_call(text)["context"]["note"]["content"][0]["attachment"]["data"]).decode()
-    evidence = _evidence(ext)
+    evidence = evidence_by_field(ext)
     assert {"side", "guidance", "volume", "fate", "complications"} <= set(evidence)
     for item in evidence.values():
         assert item["documentReference"] == "DocumentReference/note-1"
@@ -157,10 +145,10 @@ def test_every_text_decision_cites_its_sentence_with_offsets_into_the_note(clien
 
 def test_misspelt_words_are_read_and_quoted_as_written(client):
     text = "Thoracentisis rigth side. Ultrasoud guided, imges saved. 1.1 L drianed. Cathter removd. No complciations."
-    ext = _card(client, text, imaging=US_SAVED)
-    assert _lines(ext) == ["32555-RT"]
+    ext = card_for(client, text, imaging=US_SAVED)
+    assert labels(ext) == ["32555-RT"]
     assert set(ext.get("documentationGaps", [])) <= {"post-procedure-imaging", "specimen"}  # reminders only
-    evidence = _evidence(ext)
+    evidence = evidence_by_field(ext)
     assert evidence["side"]["value"] == "right" and "rigth" in evidence["side"]["text"]
     assert evidence["fate"]["value"] == "removed" and "Cathter removd" in evidence["fate"]["text"]
 
@@ -172,9 +160,9 @@ def test_a_dry_tap_then_a_second_attempt_are_told_apart(client):
     call = note_call(text, procedures=[{"code": THORACENTESIS, "status": "not-done"}, {"code": THORACENTESIS}],
                      imaging=[{"modality": "US", "instances": 2}])
     found = suggestions(post(client, call))
-    assert _evidence(found["Procedure/p2"])["volume"]["value"] == 850
-    assert "volume" not in _evidence(found["Procedure/p1"])
-    assert "not-performed" in _evidence(found["Procedure/p1"])
+    assert evidence_by_field(found["Procedure/p2"])["volume"]["value"] == 850
+    assert "volume" not in evidence_by_field(found["Procedure/p1"])
+    assert "not-performed" in evidence_by_field(found["Procedure/p1"])
 
 
 def test_a_planned_procedure_or_one_the_packs_do_not_code_gets_no_line(client):

@@ -6,21 +6,9 @@ from __future__ import annotations
 import pytest
 
 from cds_service.text.quantities import volume_ml
-from tests.coding.helpers import post, suggestions
+from tests.coding.helpers import labels
 
-from .kit import note_call
-
-
-def _card(client, text: str, **kwargs) -> dict:
-    return suggestions(post(client, note_call(text, **kwargs)))["Procedure/p1"]
-
-
-def _lines(ext: dict) -> list[str]:
-    return ["-".join([line["code"], *line.get("modifiers", [])]) for line in ext.get("lines", [])]
-
-
-def _evidence(ext: dict) -> dict[str, dict]:
-    return {item["field"]: item for item in ext.get("evidence", [])}
+from .kit import card_for, evidence_by_field
 
 
 def _gaps(ext: dict) -> set[str]:
@@ -40,9 +28,9 @@ def _gaps(ext: dict) -> set[str]:
      "[ ] Removed\nComplications: none", "32556-RT", "stayed"),
 ])
 def test_an_unchecked_box_is_no_mention_of_its_label_and_a_checked_one_is(client, text, line, fate):
-    ext = _card(client, text)
-    assert _lines(ext) == [line]
-    assert _evidence(ext)["fate"]["value"] == fate
+    ext = card_for(client, text)
+    assert labels(ext) == [line]
+    assert evidence_by_field(ext)["fate"]["value"] == fate
 
 
 @pytest.mark.parametrize("text", [
@@ -51,9 +39,9 @@ def test_an_unchecked_box_is_no_mention_of_its_label_and_a_checked_one_is(client
     "Right thoracentesis, 800 mL drained, cath removed at end, nothing left in. No complications.",
 ])
 def test_nothing_left_in_is_removed(client, text):
-    ext = _card(client, text)
-    assert _lines(ext) == ["32554-RT"]
-    assert _evidence(ext)["fate"]["value"] == "removed"
+    ext = card_for(client, text)
+    assert labels(ext) == ["32554-RT"]
+    assert evidence_by_field(ext)["fate"]["value"] == "removed"
     assert "catheter-disposition" not in _gaps(ext)
 
 
@@ -64,9 +52,9 @@ def test_nothing_left_in_is_removed(client, text):
     "No complications.",
 ])
 def test_a_patient_staying_somewhere_is_not_the_catheter_staying(client, text):
-    ext = _card(client, text)
-    assert _lines(ext) == ["32554-RT"]
-    assert _evidence(ext)["fate"]["value"] == "removed"
+    ext = card_for(client, text)
+    assert labels(ext) == ["32554-RT"]
+    assert evidence_by_field(ext)["fate"]["value"] == "removed"
 
 
 @pytest.mark.parametrize("text, ml", [
@@ -79,13 +67,13 @@ def test_a_patient_staying_somewhere_is_not_the_catheter_staying(client, text):
      "No complications.", 1300),
 ])
 def test_oxygen_flows_are_not_the_volume_drained(client, text, ml):
-    ext = _card(client, text)
-    assert _evidence(ext)["volume"]["value"] == ml
+    ext = card_for(client, text)
+    assert evidence_by_field(ext)["volume"]["value"] == ml
 
 
 def test_a_note_whose_only_liters_are_oxygen_has_no_volume(client):
-    ext = _card(client, "Right thoracentesis, catheter removed. Patient on 2 L NC throughout. No complications.")
-    assert "volume" not in _evidence(ext) and "fluid-volume" in _gaps(ext)
+    ext = card_for(client, "Right thoracentesis, catheter removed. Patient on 2 L NC throughout. No complications.")
+    assert "volume" not in evidence_by_field(ext) and "fluid-volume" in _gaps(ext)
 
 
 @pytest.mark.parametrize("text, ml", [
@@ -94,39 +82,39 @@ def test_a_note_whose_only_liters_are_oxygen_has_no_volume(client):
 ])
 def test_dictated_volumes(client, text, ml):
     assert volume_ml(text) == ml
-    ext = _card(client, f"right thoracentesis we took off {text} of straw colored fluid catheter removed "
+    ext = card_for(client, f"right thoracentesis we took off {text} of straw colored fluid catheter removed "
                         "no complications")
-    assert _evidence(ext)["volume"]["value"] == ml
+    assert evidence_by_field(ext)["volume"]["value"] == ml
 
 
 @pytest.mark.parametrize("heading", ["Indication: left pleural effusion", "Reason for procedure: dyspnea, effusion",
                                      "History: CHF with recurrent effusions"])
 def test_a_single_line_field_ends_its_section_at_the_line_end(client, heading):
-    ext = _card(client, f"{heading}\nLeft thoracentesis performed in the usual fashion. 1.1 L drained. The "
+    ext = card_for(client, f"{heading}\nLeft thoracentesis performed in the usual fashion. 1.1 L drained. The "
                         "catheter was removed.\nNo complications.")
-    assert _lines(ext) == ["32554-LT"]
-    evidence = _evidence(ext)
+    assert labels(ext) == ["32554-LT"]
+    evidence = evidence_by_field(ext)
     assert evidence["fate"]["value"] == "removed" and evidence["volume"]["value"] == 1100
     assert not {"fluid-volume", "complications", "catheter-disposition"} & _gaps(ext)
 
 
 def test_a_heading_on_its_own_line_still_runs_to_the_next_heading(client):
-    ext = _card(client, "Right thoracentesis. 500 mL drained. Catheter removed.\nPlan:\nRepeat thoracentesis on "
+    ext = card_for(client, "Right thoracentesis. 500 mL drained. Catheter removed.\nPlan:\nRepeat thoracentesis on "
                         "the left next visit.\nNo complications expected.")
-    assert _lines(ext) == ["32554-RT"]
+    assert labels(ext) == ["32554-RT"]
 
 
 @pytest.mark.parametrize("statement", ["No compl.", "compl: none", "Compl: 0", "Complications: 0"])
 def test_abbreviated_complication_statements(client, statement):
-    ext = _card(client, f"Right thoracentesis, 600 mL drained, catheter removed. {statement}")
+    ext = card_for(client, f"Right thoracentesis, 600 mL drained, catheter removed. {statement}")
     assert "complications" not in _gaps(ext)
 
 
 @pytest.mark.parametrize("text", ["US-g R thoracentesis", "US guided R thoracentesis", "u/s guided R thoracentesis",
                                   "R thoracentesis, US-guided"])
 def test_abbreviated_guidance_is_a_claim(client, text):
-    ext = _card(client, f"{text}, 600 mL drained, catheter removed. No complications.")
-    assert "guidance" in _evidence(ext)
+    ext = card_for(client, f"{text}, 600 mL drained, catheter removed. No complications.")
+    assert "guidance" in evidence_by_field(ext)
 
 
 def test_unboxing_blanks_unchecked_labels_and_checked_marks_and_keeps_offsets():
@@ -152,9 +140,9 @@ def test_sections_of_one_line_fields_wrapped_values_and_headings_alone_on_their_
 @pytest.mark.parametrize("field", ["Ultrasound guidance: No", "Ultrasound guided: [ ] Yes [x] No",
                                    "US used: none"])
 def test_a_template_field_answered_no_is_no_claim(client, field):
-    ext = _card(client, f"Thoracentesis note\nSide: Right\n{field}\nFluid: 700 mL\nCatheter removed.\n"
+    ext = card_for(client, f"Thoracentesis note\nSide: Right\n{field}\nFluid: 700 mL\nCatheter removed.\n"
                         "Complications: None")
-    assert _lines(ext) == ["32554-RT"] and "guidance" not in _evidence(ext)
+    assert labels(ext) == ["32554-RT"] and "guidance" not in evidence_by_field(ext)
 
 
 @pytest.mark.parametrize("text", [
@@ -165,8 +153,8 @@ def test_a_template_field_answered_no_is_no_claim(client, field):
     "No complications.",
 ])
 def test_more_fate_wordings_without_a_staying_device(client, text):
-    ext = _card(client, text)
-    assert _lines(ext) == ["32554-RT"]
+    ext = card_for(client, text)
+    assert labels(ext) == ["32554-RT"]
     assert "catheter-disposition" not in _gaps(ext)
 
 
@@ -176,17 +164,17 @@ def test_more_fate_wordings_without_a_staying_device(client, text):
     ("Right thoracentesis, 750 cc drained, catheter removed, increased O2 to 4 L afterwards. No complications.", 750),
 ])
 def test_more_oxygen_wordings(client, text, ml):
-    assert _evidence(_card(client, text))["volume"]["value"] == ml
+    assert evidence_by_field(card_for(client, text))["volume"]["value"] == ml
 
 
 @pytest.mark.parametrize("statement", ["No complic.", "complics: none", "Compl - none", "no immed compl"])
 def test_more_abbreviated_complication_statements(client, statement):
-    ext = _card(client, f"Right thoracentesis, 600 mL drained, catheter removed. {statement}")
+    ext = card_for(client, f"Right thoracentesis, 600 mL drained, catheter removed. {statement}")
     assert "complications" not in _gaps(ext)
 
 
 @pytest.mark.parametrize("text", ["U/S-guided R thoracentesis", "R thoracentesis (US-g)", "R thora under u/s",
                                   "R thoracentesis, sono-guided"])
 def test_more_abbreviated_guidance_claims(client, text):
-    ext = _card(client, f"{text}, 600 mL drained, catheter removed. No complications.")
-    assert "guidance" in _evidence(ext)
+    ext = card_for(client, f"{text}, 600 mL drained, catheter removed. No complications.")
+    assert "guidance" in evidence_by_field(ext)
