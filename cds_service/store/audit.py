@@ -89,37 +89,35 @@ class AuditWriter:
                 # Sleep through the window rather than wait on the queue: a waiting reader would be woken
                 # (and take the GIL) by every put; this way a request thread's put wakes nobody.
                 self._stopping.wait(self.batch_window)
-            batch = [first]
-            stop = False
-            while len(batch) < self.max_batch:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    self._queue.task_done()
-                    stop = True
-                    break
-                batch.append(item)
+            more, stop = self._take(self.max_batch - 1)
+            batch = [first, *more]
             full = len(batch) >= self.max_batch  # more may be waiting: no window before the next batch
             self._write_queued(batch)
             if stop or self._stopping.is_set():
                 break
         self._drain()  # shutdown: what is still queued, in batches, before the thread ends
 
-    def _drain(self) -> None:
-        rest = []
-        while True:
+    def _take(self, limit: int) -> tuple[list[CallRecord], bool]:
+        """Up to `limit` queued records without waiting, and whether the stop mark ended the taking."""
+        taken: list[CallRecord] = []
+        while len(taken) < limit:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
-                break
+                return taken, False
             if item is _STOP:
                 self._queue.task_done()
-            else:
-                rest.append(item)
-        for start in range(0, len(rest), self.max_batch):
-            self._write_queued(rest[start:start + self.max_batch])
+                return taken, True
+            taken.append(item)
+        return taken, False
+
+    def _drain(self) -> None:
+        while True:
+            batch, stopped = self._take(self.max_batch)
+            if batch:
+                self._write_queued(batch)
+            elif not stopped:
+                return
 
     def _write_queued(self, batch: list[CallRecord]) -> None:
         try:
