@@ -12,6 +12,7 @@ side. So a side, a fate or a volume is never given to two acts.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from ..evidence.facts import ActFacts, Evidence
@@ -467,11 +468,29 @@ def _fill(reading: ActReading, note: NoteText, own: list[Mention], shared: list[
             reading.gaps[detail] = _evidence(detail, True, note, m)
 
 
+# What separates two clauses of a sentence: a volume across one of these from an anaesthetic, a flush or an
+# oxygen flow is not that thing's volume ("5 mL lidocaine, then 1.2 L removed").
+CLAUSE_BREAK = re.compile(r";|\.\s|,\s*[a-z]|\b(?:then|and|after|afterwards|before|followed|subsequently|once|"
+                          r"until|but|while|when)\b", re.IGNORECASE)
+
+
+def _not_removed(volume: Mention, others: list[Mention], text: str) -> bool:
+    """The volume belongs to something not removed from the patient (local anaesthetic, saline, oxygen): a
+    `not_removed` phrase in the same clause of its sentence."""
+    for other in others:
+        if other.sentence_start != volume.sentence_start:
+            continue
+        start, end = min(volume.end, other.end), max(volume.start, other.start)
+        if start >= end or not CLAUSE_BREAK.search(text, start, end):
+            return True
+    return False
+
+
 def _volume(note: NoteText, own: list[Mention]) -> TextEvidence | None:
-    excluded = {m.sentence_start for m in own if _kind(m)[0] == "not_removed"}
+    not_removed = [m for m in own if _kind(m)[0] == "not_removed"]
     best: tuple[float, Mention] | None = None
     for m in own:
-        if _kind(m)[0] != "volume" or m.sentence_start in excluded or m.negated or not m.asserted:
+        if _kind(m)[0] != "volume" or m.negated or not m.asserted or _not_removed(m, not_removed, note.text):
             continue
         if m.section in NOT_DONE_SECTIONS | {"consent"}:
             continue
