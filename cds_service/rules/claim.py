@@ -9,7 +9,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from .course import one_unit_a_day
-from .model import BILATERAL, LEFT, RIGHT, Finding, Line
+from .model import BILATERAL, LEFT, NOT_PERFORMED, RIGHT, Finding, Line
 from .packs import NcciPair
 
 OTHER_SIDE = {RIGHT: LEFT, LEFT: RIGHT}
@@ -112,6 +112,28 @@ def _settle_guidance(session: list[Finding]) -> None:
                 finding.edits.append(f"{line.code} is one unit per session: billed on the card for {holder.act.key}.")
                 continue
             billed.setdefault(line.code, finding)
+
+
+def _localizing_scans(session: list[Finding]) -> None:
+    """A dry first pass, then a guided procedure on the same side in the same session: one procedure. The scan
+    of the attempt not done is part of the guided code (pack `not_performed.included_in_guided`)."""
+    for scan in session:
+        why = scan.pack.not_performed_included
+        if scan.stage != NOT_PERFORMED or why is None or not scan.lines:
+            continue
+        guided = next((f for f in session if f is not scan and f.pack is scan.pack and f.stage != NOT_PERFORMED
+                       and not f.act.is_order and not distinct_sides(scan.side, f.side)
+                       and any(scan.pack.codes[line.code].guided is True for line in f.lines
+                               if line.code in scan.pack.codes)), None)
+        if guided is None:
+            continue
+        holder = next(line.code for line in guided.lines if scan.pack.codes.get(line.code)
+                      and scan.pack.codes[line.code].guided is True)
+        for line in scan.lines:
+            scan.not_separately_billable.append(line.code)
+        scan.lines = []
+        scan.edits.append(f"Included in {holder} for {guided.act.key}: {why}.")
+        guided.edits.append(f"The attempt {scan.act.key} is included in this code: {why}.")
 
 
 def _absorb(session: list[Finding]) -> None:
@@ -361,6 +383,7 @@ def apply_claim_edits(findings: list[Finding], focus: set[str]) -> None:
     one_unit_a_day(findings)
     pairs = list({pair: None for f in findings for pair in f.pack.ncci_pairs})
     for session in sessions:
+        _localizing_scans(session)
         _absorb(session)
         _merge_bilateral(session, focus)
         _apply_pairs(session, pairs)

@@ -32,7 +32,7 @@ def evaluate(book: RuleBook, evidence: Evidence) -> tuple[list[Finding], list[Ac
         if act.is_order and act.key in focus_keys and guidance_code(book, act) is not None
     ]
     guidance_keys = {act.key for act in guidance_orders}
-    readings = NoteReadings(book.reader, evidence)
+    readings = NoteReadings(book.reader, evidence, book.packs)
     findings: list[Finding] = []
     for act in evidence.acts:
         if act.key in guidance_keys:

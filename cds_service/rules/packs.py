@@ -281,6 +281,9 @@ class RulePack:
 
     note_reading: NoteReadingSpec = NoteReadingSpec()
     other_procedures: Patterns = Patterns()  # note_reading.other_procedures, compiled for code text
+    # Why a not-performed scan is part of a guided procedure of the pack on the same side in the same session
+    # (a dry first pass, then a guided tap); None: it is always billed.
+    not_performed_included: str | None = None
 
     def pcs_reading(self, code: str) -> PcsReading | None:
         """What an ICD-10-PCS code says for this family (approach from the device, side from the body part),
@@ -547,6 +550,7 @@ def load_pack(path: Path) -> RulePack:
         sides=sides,
         not_performed_code=not_performed["code"] if not_performed else None,
         not_performed_reason=_patterns(path, "not_performed.reason_text", (not_performed or {}).get("reason_text")),
+        not_performed_included=(not_performed or {}).get("included_in_guided"),
         session_gap_minutes=raw.get("session", {}).get("max_gap_minutes", 60),
         necessity_prefixes=tuple(_normalise_icd(p) for p in raw["necessity"]["icd10cm"]),
         necessity_source=source("necessity.source", raw["necessity"]["source"]),

@@ -110,9 +110,10 @@ READ_LIMIT_CHARS = 64 * 1024
 class NoteReadings:
     """Readings for one call: each note read once, each (act, pack) reading built once."""
 
-    def __init__(self, reader: TextReader, evidence: Evidence):
+    def __init__(self, reader: TextReader, evidence: Evidence, packs: tuple[RulePack, ...] = ()):
         self.reader = reader
         self.evidence = evidence
+        self.packs = packs  # the rule book's packs: a note shared by acts of several families
         # by text and pack: a note linked to many acts is read once
         self._mentions: dict[tuple[str, str], list[Mention]] = {}
         self._readings: dict[tuple[str, str], ActReading] = {}
@@ -161,10 +162,38 @@ class NoteReadings:
             if not mentions:
                 continue
             sharing = [a for a in self._sharing.get(id(note), []) if a.status != "entered-in-error"]
-            own, shared = (mentions, []) if len(sharing) <= 1 else _attribute(mentions, act, sharing, pack,
-                                                                                note.text)
+            if len(sharing) <= 1:
+                own, shared = mentions, []
+            else:
+                foreign, foreign_acts = self._foreign(note, pack, sharing)
+                own, shared = _attribute(mentions, act, sharing, pack, note.text, foreign, foreign_acts)
             _fill(reading, note, own, shared, mentions, pack)
         return reading
+
+
+    def _foreign(self, note: NoteText, pack: RulePack, sharing: list[ActFacts]) -> tuple[list[Mention], set[str]]:
+        """(the procedures another family's pack names in the note, the sharing acts coded by another family's
+        codes): two families' procedures in one note each open their own account."""
+        acts: set[str] = set()
+        packs: dict[str, RulePack] = {}
+        for other in sharing:
+            found = _pack_of(other, self.packs)
+            if found is not None and found.id != pack.id:
+                acts.add(other.key)
+                packs[found.id] = found
+        mentions = [m for other in packs.values() for m in _procedures(self.mentions(note, other), _order(other))]
+        return mentions, acts
+
+
+def _pack_of(act: ActFacts, packs: tuple[RulePack, ...]) -> RulePack | None:
+    """The pack whose SNOMED CT or CPT codes the act carries, or whose procedure words its code text has."""
+    for pack in packs:
+        if any(c.code in pack.snomed_index or c.code in pack.cpt_index for c in act.codings):
+            return pack
+    for pack in packs:
+        if act.code_text and any(a.recognise.text.search(act.code_text) for a in pack.approaches):
+            return pack
+    return None
 
 
 def _kind(mention: Mention) -> tuple[str, str]:
@@ -226,15 +255,17 @@ class _Segment:
     side: str | None
     dry_tap: bool = False
     mentions: list[Mention] = field(default_factory=list)
+    foreign: bool = False  # opened by another family's procedure: that family's act's account
 
 
 def _compatible(a: _Segment, b: _Segment) -> bool:
-    return (a.approach is None or b.approach is None or a.approach == b.approach) and (
+    return a.foreign == b.foreign and (a.approach is None or b.approach is None or a.approach == b.approach) and (
         a.side is None or b.side is None or a.side == b.side)
 
 
-def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts], pack: RulePack,
-               text: str) -> tuple[list[Mention], list[Mention]]:
+def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts], pack: RulePack, text: str,
+               foreign: list[Mention] = (),
+               foreign_acts: set[str] = frozenset()) -> tuple[list[Mention], list[Mention]]:
     """(mentions of `act`'s segment, mentions before the first segment) of a note shared by `acts`."""
     procedures = _procedures(mentions, _order(pack))
     sentences = {m.sentence_start for m in mentions}
@@ -244,6 +275,12 @@ def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts], pac
     for m in procedures:
         segment = heads.setdefault(m.sentence_start, _Segment(m.sentence_start, None, None))
         segment.approach = segment.approach or _kind(m)[1]
+    for m in foreign:  # another family's procedure opens its sentence, or its clause after one of ours
+        if m.sentence_start not in heads:
+            heads[m.sentence_start] = _Segment(m.sentence_start, None, None, foreign=True)
+        elif any(p.sentence_start == m.sentence_start and p.end <= m.start and CLAUSE_BREAK.search(text, p.end, m.start)
+                 for p in procedures):
+            heads.setdefault(m.start, _Segment(m.start, None, None, foreign=True))
     for m in sides:
         leads = m.start - m.sentence_start <= SIDE_LEAD
         if m.sentence_start in heads or leads:
@@ -269,16 +306,18 @@ def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts], pac
             holder.mentions.append(m)
             if _kind(m)[0] == "dry_tap" and m.asserted:
                 holder.dry_tap = True
+    # As many segments as acts (another family's acts count when their procedure opened a segment).
+    wanted = len(acts) - len(foreign_acts) + min(len(foreign_acts), sum(s.foreign for s in segments))
     # A title before one segment per act ("Bilateral taps", "Right tap - two attempts.") is the
     # preamble: it names both sides, or it is one sentence followed by enough segments.
-    while len(segments) > len(acts) and (
+    while len(segments) > wanted and not segments[0].foreign and (
             (segments[0].side in (None, "bilateral") and all(s.side for s in segments[1:]))
             or all(m.sentence_start == segments[0].start for m in segments[0].mentions)):
         preamble.extend(segments.pop(0).mentions)
     # Merge neighbours that describe the same act (a procedure named again) while there are more segments
     # than acts; a dry tap and what follows it stay apart.
     i = 0
-    while len(segments) > len(acts) and i < len(segments) - 1:
+    while len(segments) > wanted and i < len(segments) - 1:
         a, b = segments[i], segments[i + 1]
         if _compatible(a, b) and not a.dry_tap:
             a.approach, a.side = a.approach or b.approach, a.side or b.side
@@ -287,10 +326,10 @@ def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts], pac
             del segments[i + 1]
         else:
             i += 1
-    while len(segments) > len(acts):  # still more: fold the last into the one before
+    while len(segments) > wanted:  # still more: fold the last into the one before
         segments[-2].mentions.extend(segments[-1].mentions)
         segments.pop()
-    assigned = _assign(segments, acts, pack)
+    assigned = _assign(segments, acts, pack, foreign_acts)
     _device_words_to_the_device(assigned, acts, pack)
     own = assigned.get(act.key, [])
     shared = list(preamble)
@@ -348,7 +387,10 @@ def _act_approach(act: ActFacts, pack: RulePack) -> str | None:
     return None
 
 
-def _fits(segment: _Segment, side: str | None, approach: str | None, not_done: bool, left: int, strict: bool) -> bool:
+def _fits(segment: _Segment, side: str | None, approach: str | None, not_done: bool, left: int, strict: bool,
+          foreign: bool = False) -> bool:
+    if segment.foreign != foreign:
+        return False
     if side and segment.side and side != segment.side:
         return False
     if strict and approach and segment.approach and approach != segment.approach and not segment.dry_tap:
@@ -356,14 +398,18 @@ def _fits(segment: _Segment, side: str | None, approach: str | None, not_done: b
     return not strict or segment.dry_tap == not_done or left == 1
 
 
-def _assign(segments: list[_Segment], acts: list[ActFacts], pack: RulePack) -> dict[str, list[Mention]]:
-    """Segments to acts in order: each act takes the next segment that fits its status, approach and side."""
+def _assign(segments: list[_Segment], acts: list[ActFacts], pack: RulePack,
+            foreign_acts: set[str] = frozenset()) -> dict[str, list[Mention]]:
+    """Segments to acts in order: each act takes the next segment that fits its status, approach and side (an
+    act of another family, the next segment opened by that family's procedure)."""
     out: dict[str, list[Mention]] = {}
     remaining = list(segments)
     for act in acts:
         side, approach, not_done = _act_side(act, pack), _act_approach(act, pack), act.status == "not-done"
-        chosen = next((s for s in remaining if _fits(s, side, approach, not_done, len(remaining), True)), None) or next(
-            (s for s in remaining if _fits(s, side, approach, not_done, len(remaining), False)), None)
+        other = act.key in foreign_acts
+        chosen = next((s for s in remaining if _fits(s, side, approach, not_done, len(remaining), True, other)),
+                      None) or next(
+            (s for s in remaining if _fits(s, side, approach, not_done, len(remaining), False, other)), None)
         if chosen is not None:
             remaining.remove(chosen)
             out[act.key] = chosen.mentions
@@ -469,7 +515,7 @@ def _fill(reading: ActReading, note: NoteText, own: list[Mention], shared: list[
 
 
 # What separates two clauses of a sentence: a volume across one of these from an anaesthetic, a flush or an
-# oxygen flow is not that thing's volume ("5 mL lidocaine, then 1.2 L removed").
+# oxygen flow is not that thing's volume ("5 mL of anaesthetic, then 1.2 L removed").
 CLAUSE_BREAK = re.compile(r";|\.\s|,\s*[a-z]|\b(?:then|and|after|afterwards|before|followed|subsequently|once|"
                           r"until|but|while|when)\b", re.IGNORECASE)
 
@@ -490,7 +536,7 @@ def _volume(note: NoteText, own: list[Mention]) -> TextEvidence | None:
     not_removed = [m for m in own if _kind(m)[0] == "not_removed"]
     best: tuple[float, Mention] | None = None
     for m in own:
-        if _kind(m)[0] != "volume" or m.negated or not m.asserted or _not_removed(m, not_removed, note.text):
+        if _kind(m)[0] != "volume" or not m.asserted or _not_removed(m, not_removed, note.text):
             continue
         if m.section in NOT_DONE_SECTIONS | {"consent"}:
             continue

@@ -1,0 +1,68 @@
+"""Reading notes of real sessions: volumes beside a local anaesthetic, a dry first pass before a guided tap,
+two families' procedures in one note."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.coding.helpers import labels, post, suggestions
+
+from .kit import THORACENTESIS, card_for, evidence_by_field, note_call
+
+PARACENTESIS = {"system": "http://snomed.info/sct", "code": "89305009", "display": "Abdominal paracentesis"}
+
+
+@pytest.mark.parametrize("text, ml", [
+    ("Right thoracentesis. Anesthetized with 5 mL lidocaine, then 1.2 L of amber fluid removed. Catheter removed.",
+     1200),
+    ("Right thoracentesis. 10 mL of 1% lidocaine to the skin and 900 cc drained. Catheter removed.", 900),
+    ("Right thoracentesis. Local: 5cc lido; 650 mL serous fluid removed, catheter removed.", 650),
+    ("Right thoracentesis under 10 mL of 1% lidocaine; afterwards 700 mL drained, catheter removed.", 700),
+])
+def test_only_the_anaesthetic_s_own_volume_is_not_the_fluid_removed(client, text, ml):
+    ext = card_for(client, text + " No complications.")
+    assert evidence_by_field(ext)["volume"]["value"] == ml
+    assert "fluid-volume" not in ext.get("documentationGaps", [])
+
+
+@pytest.mark.parametrize("text", [
+    "Right thoracentesis. Skin anesthetized with 10 mL of 1% lidocaine, catheter removed. No complications.",
+    "Right thoracentesis. Bupivacaine 0.25%, 10 cc, to the skin. Catheter removed. No complications.",
+])
+def test_an_anaesthetic_volume_alone_leaves_the_volume_undocumented(client, text):
+    ext = card_for(client, text)
+    assert "volume" not in evidence_by_field(ext) and "fluid-volume" in ext["documentationGaps"]
+
+
+DRY_THEN_TAP = ("Thoracentesis, right.\nAttempt 1: under ultrasound, dry tap, needle withdrawn.\n"
+                "Attempt 2: re-scanned one space lower, 800 mL removed, catheter removed.\n"
+                "Images saved. No complications.")
+
+
+def test_a_dry_first_pass_then_a_guided_tap_on_the_same_side_is_one_procedure(client):
+    call = note_call(DRY_THEN_TAP, procedures=[{"code": THORACENTESIS, "status": "not-done"},
+                                               {"code": THORACENTESIS}],
+                     imaging=[{"modality": "US", "instances": 2, "procedure": 1}])
+    found = suggestions(post(client, call))
+    assert [line for ext in found.values() for line in labels(ext)] == ["32555-RT"]
+    assert "76604" in found["Procedure/p1"]["notSeparatelyBillable"]
+
+
+def test_a_dry_side_and_an_unguided_tap_on_the_other_side_bill_the_scan(client):
+    text = ("Left chest scanned with ultrasound: only a trace of fluid, not enough to drain; images saved.\n"
+            "Right thoracentesis by landmarks: 1.3 L removed, catheter removed. No complications.")
+    call = note_call(text, procedures=[{"code": THORACENTESIS, "status": "not-done"}, {"code": THORACENTESIS}],
+                     imaging=[{"modality": "US", "instances": 2, "procedure": 0}])
+    found = suggestions(post(client, call))
+    assert sorted(line for ext in found.values() for line in labels(ext)) == ["32554-RT", "76604"]
+
+
+def test_a_tap_and_a_paracentesis_in_one_note_each_read_their_own_account(client):
+    text = ("1. Thoracentesis, right: US guided, images saved. 1.5 L. Catheter removed.\n"
+            "2. Paracentesis: no US, RLQ, 3 L. Needle removed.\nNo complications.")
+    call = note_call(text, procedures=[{"code": THORACENTESIS}, {"code": PARACENTESIS}],
+                     imaging=[{"modality": "US", "instances": 2, "procedure": 0}], diagnoses=("J90", "R18.8"))
+    found = suggestions(post(client, call))
+    tap, para = evidence_by_field(found["Procedure/p1"]), evidence_by_field(found["Procedure/p2"])
+    assert tap["volume"]["value"] == 1500 and para["volume"]["value"] == 3000
+    assert "guidance" not in para and "saved-images" not in found["Procedure/p2"].get("documentationGaps", [])
