@@ -161,11 +161,36 @@ def _absorb(session: list[Finding]) -> None:
             absorbed.edits.append(f"Included in {holder} for {absorber.act.key}: {why}.")
             absorber.edits.append(f"{absorbed.act.key} is included in this code: {why}.")
             absorbed.lines = []
+            _guidance_carries_over(absorbed, absorber)
             if absorber.side is None and absorbed.side in (RIGHT, LEFT, BILATERAL):
                 # Absorbed as the same side: the side recorded for the included act is the side of this one.
                 absorber.side, absorber.side_why = absorbed.side, f"{absorbed.act.key}, which it includes"
                 for line in absorber.lines:
                     line.side = absorbed.side
+
+
+def _guidance_carries_over(absorbed: Finding, absorber: Finding) -> None:
+    """A tap converted to a drain at the same site: the imaging that guided the needle guided the procedure the
+    drain's code includes, so the drain takes its with-imaging code (a study linked to the tap only)."""
+    if not absorbed.guided or absorber.guided or absorber.entry is None or absorber.stage == NOT_PERFORMED:
+        return
+    guided = absorber.pack.code_for(absorber.approach.id, True)
+    if guided is None or guided.code == absorber.entry.code:
+        return  # no with-imaging code of its own (its guidance is a separate line, or none)
+    old = absorber.entry.code
+    for line in absorber.lines:
+        if line.code == old:
+            line.code = guided.code
+    absorber.entry, absorber.guided = guided, True
+    absorber.guidance_study = absorbed.guidance_study
+    absorber.guidance_claimed = False
+    absorber.guidance_why = (f"the imaging that guided {absorbed.act.key}, which this code includes, guided it: "
+                             f"{absorbed.guidance_why}")
+    absorber.edits.append(f"{guided.code}, not {old}: {absorbed.act.key} was guided at the same site in the "
+                          f"same session.")
+    said = absorbed.reading.guidance if absorbed.reading is not None else None
+    if said is not None and not any(item.field == "guidance" for item in absorber.evidence):
+        absorber.evidence.append(said)
 
 
 def _merge_bilateral(session: list[Finding], focus: set[str]) -> None:

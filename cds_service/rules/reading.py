@@ -282,7 +282,8 @@ def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts], pac
                  for p in procedures):
             heads.setdefault(m.start, _Segment(m.start, None, None, foreign=True))
     for m in sides:
-        leads = m.start - m.sentence_start <= SIDE_LEAD
+        # "Right: 800 mL" opens one side's account; "Images of both sides saved" is about every act
+        leads = m.start - m.sentence_start <= SIDE_LEAD and _kind(m)[1] != "bilateral"
         if m.sentence_start in heads or leads:
             segment = heads.setdefault(m.sentence_start, _Segment(m.sentence_start, None, None))
             side = _kind(m)[1]
@@ -309,10 +310,11 @@ def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts], pac
     # As many segments as acts (another family's acts count when their procedure opened a segment).
     wanted = len(acts) - len(foreign_acts) + min(len(foreign_acts), sum(s.foreign for s in segments))
     # A title before one segment per act ("Bilateral taps", "Right tap - two attempts.") is the
-    # preamble: it names both sides, or it is one sentence followed by enough segments.
+    # preamble: it names both sides, or it is one sentence naming the procedure followed by enough segments.
     while len(segments) > wanted and not segments[0].foreign and (
             (segments[0].side in (None, "bilateral") and all(s.side for s in segments[1:]))
-            or all(m.sentence_start == segments[0].start for m in segments[0].mentions)):
+            or (segments[0].approach is not None
+                and all(m.sentence_start == segments[0].start for m in segments[0].mentions))):
         preamble.extend(segments.pop(0).mentions)
     # Merge neighbours that describe the same act (a procedure named again) while there are more segments
     # than acts; a dry tap and what follows it stay apart.

@@ -7,7 +7,7 @@ import pytest
 
 from tests.coding.helpers import labels, post, suggestions
 
-from .kit import THORACENTESIS, card_for, evidence_by_field, note_call
+from .kit import DRAIN, THORACENTESIS, card_for, evidence_by_field, note_call
 
 PARACENTESIS = {"system": "http://snomed.info/sct", "code": "89305009", "display": "Abdominal paracentesis"}
 
@@ -66,3 +66,29 @@ def test_a_tap_and_a_paracentesis_in_one_note_each_read_their_own_account(client
     tap, para = evidence_by_field(found["Procedure/p1"]), evidence_by_field(found["Procedure/p2"])
     assert tap["volume"]["value"] == 1500 and para["volume"]["value"] == 3000
     assert "guidance" not in para and "saved-images" not in found["Procedure/p2"].get("documentationGaps", [])
+
+
+def test_a_guided_tap_converted_to_a_drain_guides_the_drain(client):
+    text = ("Procedure: right thoracentesis converted to pigtail drain.\nUnder ultrasound (images saved) the pleural "
+            "space was entered; 30 mL aspirated, frank pus. 14 Fr pigtail placed at the same site, sutured and put "
+            "on suction. Drain output 450 mL. No complications.")
+    call = note_call(text, procedures=[{"code": THORACENTESIS}, {"code": DRAIN}],
+                     imaging=[{"modality": "US", "instances": 2, "procedure": 0}], diagnoses=("J86.9",))
+    found = suggestions(post(client, call))
+    assert [line for ext in found.values() for line in labels(ext)] == ["32557-RT"]
+    assert "guidance" in evidence_by_field(found["Procedure/p2"])
+
+
+@pytest.mark.parametrize("title", ["PROCEDURE: Right and left thoracentesis, ultrasound guided.",
+                                   "Bilateral thoracenteses under ultrasound."])
+def test_a_bilateral_title_then_one_account_per_side(client, title):
+    text = (f"{title}\nRight side first: 1400 mL straw fluid, catheter removed.\n"
+            "Then left side: 1000 mL straw fluid, catheter removed.\nImages of both sides saved. No complications.")
+    call = note_call(text, procedures=[{"code": THORACENTESIS}, {"code": THORACENTESIS}],
+                     imaging=[{"modality": "US", "instances": 2, "procedure": 0},
+                              {"modality": "US", "instances": 2, "procedure": 1}])
+    found = suggestions(post(client, call))
+    right, left = evidence_by_field(found["Procedure/p1"]), evidence_by_field(found["Procedure/p2"])
+    assert (right["side"]["value"], right["volume"]["value"]) == ("right", 1400)
+    assert (left["side"]["value"], left["volume"]["value"]) == ("left", 1000)
+    assert [line for ext in found.values() for line in labels(ext)] == ["32555-50"]
