@@ -23,6 +23,9 @@ from ..text.quantities import volume_ml
 from .concepts import label, parse_label
 from .packs import RulePack
 
+# "Attempt 1:", "Pass #2", "Site 2 -": a numbered account opens a segment too (with language.SEGMENT_CUE's
+# "first", "second attempt").
+NUMBERED_CUE = re.compile(r"[\W_]*(?:attempt|pass|try|site|puncture|stick)\s*(?:#|no\.?)?\s*\d\b", re.IGNORECASE)
 QUOTE_LIMIT = 200
 LOW_WEIGHT_SECTIONS = frozenset({"findings", "post-procedure", "impression", "complications"})
 SIDE_LEAD = 12  # a side this close to a sentence's start heads it ("Right: 800 mL", "- L side")
@@ -168,6 +171,8 @@ class NoteReadings:
                 foreign, foreign_acts = self._foreign(note, pack, sharing)
                 own, shared = _attribute(mentions, act, sharing, pack, note.text, foreign, foreign_acts)
             _fill(reading, note, own, shared, mentions, pack)
+        if act.status == "not-done":  # nothing was placed: a needle withdrawn from a dry pass is no device's fate
+            reading.fate, reading.fate_approach, reading.device, reading.stayed = None, None, None, {}
         return reading
 
 
@@ -269,7 +274,7 @@ def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts], pac
     """(mentions of `act`'s segment, mentions before the first segment) of a note shared by `acts`."""
     procedures = _procedures(mentions, _order(pack))
     sentences = {m.sentence_start for m in mentions}
-    cues = {start for start in sentences if SEGMENT_CUE.match(text, start)}
+    cues = {start for start in sentences if SEGMENT_CUE.match(text, start) or NUMBERED_CUE.match(text, start)}
     sides = _sides(mentions)
     heads: dict[int, _Segment] = {}
     for m in procedures:

@@ -178,3 +178,25 @@ def test_more_abbreviated_complication_statements(client, statement):
 def test_more_abbreviated_guidance_claims(client, text):
     ext = card_for(client, f"{text}, 600 mL drained, catheter removed. No complications.")
     assert "guidance" in evidence_by_field(ext)
+
+
+@pytest.mark.parametrize("fields, line", [
+    ("Side: Right [ ] Left [x]", "32554-LT"),
+    ("Side: [ ] R [X] L", "32554-LT"),
+    ("(x) Left ( ) Right", "32554-LT"),
+    ("Left: X\nRight: ___", "32554-LT"),
+    ("☐ Right ☒ Left", "32554-LT"),
+    ("Right: no\nLeft: yes", "32554-LT"),
+    ("Side: [x] Right [ ] Left   Ultrasound: [ ] yes [x] no", "32554-RT"),
+])
+def test_mixed_checkbox_and_field_layouts_give_the_checked_side(client, fields, line):
+    ext = card_for(client, f"Thoracentesis.\n{fields}\n800 mL removed. Catheter removed. No complications.")
+    assert labels(ext) == [line]
+    assert "saved-images" not in _gaps(ext)
+
+
+def test_a_label_stops_at_the_next_field_and_a_blank_field_says_nothing(client):
+    ext = card_for(client, "Thoracentesis.\nSide: [x] Left [ ] Right   Ultrasound: [x] yes [ ] no\n800 mL removed. "
+                           "Catheter removed.\nComplications: ____")
+    assert labels(ext) == ["32554-LT"]
+    assert {"saved-images", "complications"} <= _gaps(ext)  # guidance claimed without images; blank field
