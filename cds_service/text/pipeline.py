@@ -1,14 +1,14 @@
 """The clinical text pipeline: medspaCy on a blank English spaCy pipeline, built once per worker.
 
-tokenizer (medspaCy's clinical tokenizer) -> clinical_sentences -> concept matcher (the packs' concepts as
-regex target rules) -> ConText (medspaCy's default modifiers plus language.CONTEXT) -> sectionizer
-(language.SECTIONS). Every mention keeps its offsets, its sentence and its modifiers, so that a card can
-quote the sentence and an EHR can highlight the words.
+clinical tokens (tokens.py) -> clinical_sentences (sentences.py) -> concept matcher (the packs' concepts as
+regex target rules) -> ConText (medspaCy's, with language.CONTEXT) -> section headings (sections.py:
+medspaCy's section rules and matcher, language.SECTIONS). Every mention keeps its offsets, its sentence and
+its modifiers, so that a card can quote the sentence and an EHR can highlight the words.
 
 The concept matcher does what medspaCy's TargetMatcher does with regex rules (a span per match, in a span
 group that ConText and the sectionizer read), at a tenth of the cost: medspaCy's RegexMatcher rebuilds the
 document text for every rule (about 35 microseconds per rule for a 2 KB note) and runs every rule over it;
-here the text is read once and a rule runs only when the words it must start with are in the note.
+here the text is read once and a rule is tried only where the strings its matches start with occur (gates.py).
 """
 
 from __future__ import annotations
@@ -19,15 +19,20 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 
+from spacy.attrs import IDX
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from .checkboxes import unbox
+from .gates import START_CHARS, Gate, Gates, gates
 from .language import CONTEXT, HISTORICAL_SECTIONS, HYPOTHETICAL_SECTIONS, SECTIONS
 from .quiet import silence_libraries
+from .sections import KEY as SECTIONS_KEY  # also registers clinical_sections
 from .spelling import Speller
+from .tokens import TEXT, ClinicalTokenizer
 
 GROUP = "concepts"
+WORDS = re.compile(r"\w+")
 LABELS = "concept_labels"  # doc.user_data key: (first token, end token) -> the concept labels of that span
 CONTEXT_SCOPE = 6
 BACKWARD_SCOPE = 2  # "ultrasound was not used": a trailing modifier is about the words just before it
@@ -71,46 +76,11 @@ class Mention:
 class _Compiled:
     label: str
     regex: re.Pattern
-    gates: frozenset[str] | None  # lower-case strings one of which every match starts with; None: always run
-
-
-def _prefixes(items) -> set[str] | None:
-    """Literal strings (lower case) every match of the parsed items starts with, or None when unknown."""
-    from re import _constants as c  # the parser's opcodes (Python 3.11+)
-
-    prefix = ""
-    for op, arg in items:
-        if op is c.AT:
-            if prefix:
-                break
-            continue
-        if op is c.LITERAL:
-            prefix += chr(arg).lower()
-            continue
-        if not prefix:
-            if op is c.SUBPATTERN:
-                return _prefixes(arg[-1])
-            if op is c.BRANCH:
-                found: set[str] = set()
-                for branch in arg[1]:
-                    sub = _prefixes(branch)
-                    if sub is None:
-                        return None
-                    found |= sub
-                return found
-        break
-    return {prefix} if len(prefix) >= 2 else None
+    gates: Gates
 
 
 def compile_rule(rule: ConceptRule) -> _Compiled:
-    regex = re.compile(rule.pattern, re.IGNORECASE)
-    try:
-        from re import _parser
-
-        gates = _prefixes(_parser.parse(rule.pattern, re.IGNORECASE))
-    except Exception:  # the gate is an optimisation only: without it the rule always runs
-        gates = None
-    return _Compiled(rule.label, regex, frozenset(gates) if gates else None)
+    return _Compiled(rule.label, re.compile(rule.pattern, re.IGNORECASE), gates(rule.pattern))
 
 
 class ConceptMatcher:
@@ -123,17 +93,15 @@ class ConceptMatcher:
 
     def __call__(self, doc: Doc) -> Doc:
         # Notes wrap lines mid-phrase ("not enough to\ndrain"): rules read line breaks as spaces (same offsets).
-        text = doc.text.replace("\r", " ").replace("\n", " ")
-        lower = text.lower()
-        anchored = len(lower) == len(text)  # lower() keeps offsets for all but a few non-ASCII letters
-        starts = [token.idx for token in doc]  # doc.char_span costs ~0.5 ms a call here: bisect instead
+        text = _Text(text_of(doc).replace("\r", " ").replace("\n", " "))
+        starts = doc.to_array([IDX]).tolist()  # doc.char_span costs ~0.5 ms a call here: bisect instead
         # One span per stretch of tokens, however many concepts (of however many packs) match it: ConText
         # compares every modifier with every span, and the concepts of one stretch share its modifiers.
         labels: dict[tuple[int, int], list[str]] = {}
         for rule in self.rules:
             if self.only is not None and not rule.label.startswith(self.only):
                 continue
-            for start, end in _matches(rule, text, lower, anchored):
+            for start, end in text.matches(rule):
                 first = bisect_right(starts, start) - 1  # the token holding the first character
                 last = bisect_left(starts, end)  # the first token starting at or after the end
                 if 0 <= first < last:
@@ -145,28 +113,62 @@ class ConceptMatcher:
         return doc
 
 
-def _matches(rule: _Compiled, text: str, lower: str, anchored: bool):
-    """(start, end) of the rule's matches. A rule whose matches all start with known words is tried only
-    where those words occur (most rules, most notes: a few string searches instead of a regex scan)."""
-    if rule.gates is None or not anchored:
-        for found in rule.regex.finditer(text):
-            if found.end() > found.start():
+class _Text:
+    """One document's text as the rules read it, with the places of the strings rules start with (each found
+    once per document: many rules share "catheter" or a digit)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.lower = text.lower()
+        self.anchored = len(self.lower) == len(text)  # lower() keeps offsets for all but a few non-ASCII letters
+        self._found: dict[Gate, list[int]] = {}
+        # How every word of the text begins (up to START_CHARS letters): a rule that starts at a word boundary
+        # need not look for a start no word begins with (most starts, most notes; a set lookup, not a scan).
+        self.word_heads = {word[:size] for word in set(WORDS.findall(self.lower)) for size in range(1, START_CHARS + 1)}
+
+    def places(self, gate: Gate) -> list[int]:
+        if gate not in self._found:
+            haystack = self.text if gate.case_sensitive else self.lower
+            found = []
+            at = haystack.find(gate.text)
+            while at >= 0:
+                found.append(at)
+                at = haystack.find(gate.text, at + 1)
+            self._found[gate] = found
+        return self._found[gate]
+
+    def matches(self, rule: _Compiled):
+        """(start, end) of the rule's matches, as finditer would give them: tried only where the strings every
+        match starts with occur, and only in texts holding a word every match needs."""
+        text, gated = self.text, rule.gates
+        if gated.needs is not None and not any(word in self.lower for word in gated.needs):
+            return
+        if gated.starts is None or not self.anchored:
+            for found in rule.regex.finditer(text):
+                if found.end() > found.start():
+                    yield found.start(), found.end()
+            return
+        positions: set[int] = set()
+        for gate in gated.starts:
+            if gated.word_start and gate.head and gate.head not in self.word_heads:
+                continue
+            places = self.places(gate)
+            if gated.word_start and len(gate.text) == 1 and _word(gate.text):
+                places = [at for at in places if at == 0 or not _word(text[at - 1])]
+            positions.update(places)
+        last_end = -1
+        for at in sorted(positions):
+            if at < last_end:
+                continue
+            found = rule.regex.match(text, at)
+            if found and found.end() > found.start():
+                last_end = found.end()
                 yield found.start(), found.end()
-        return
-    positions = set()
-    for gate in rule.gates:
-        at = lower.find(gate)
-        while at >= 0:
-            positions.add(at)
-            at = lower.find(gate, at + 1)
-    last_end = -1
-    for at in sorted(positions):
-        if at < last_end:
-            continue
-        found = rule.regex.match(text, at)
-        if found and found.end() > found.start():
-            last_end = found.end()
-            yield found.start(), found.end()
+
+
+def _word(char: str) -> bool:
+    """What the regex \\w matches (str patterns): a letter or digit in Unicode, or the underscore."""
+    return char.isalnum() or char == "_"
 
 
 class TextReader:
@@ -192,7 +194,7 @@ class TextReader:
             graph = doc._.context_graph
             negations = [m.modifier_span for m in (graph.modifiers if graph else ())
                          if m.category == "NEGATED_EXISTENCE"]
-            # ConText's edges and the sectionizer's sections, read once (span attributes cost ~4 us each)
+            # ConText's edges and the sections, read once (span attributes cost ~4 us each)
             modified: dict[tuple[int, int], set[str]] = {}
             for target, modifier in graph.edges if graph else ():
                 modified.setdefault((target.start, target.end), set()).add(modifier.category)
@@ -231,8 +233,8 @@ def _field_sections(doc: Doc) -> list[tuple[int, str | None]]:
     effusion") is a one-line field: its section ends with the line (and any wrapped lower-case continuation),
     and what follows belongs to no section until the next heading (medspaCy runs each to the next heading)."""
     found: list[tuple[int, str | None]] = []
-    text = doc.text
-    for section in doc._.sections:
+    text = text_of(doc)
+    for section in doc.user_data[SECTIONS_KEY]:
         found.append((section.body_start, section.category))
         if section.category is None or section.body_end <= section.body_start:
             continue
@@ -247,6 +249,10 @@ def _field_sections(doc: Doc) -> list[tuple[int, str | None]]:
         if after is not None:
             found.append((after, None))
     return found
+
+
+def text_of(doc: Doc) -> str:
+    return doc.user_data.get(TEXT) or doc.text
 
 
 def _sentence_bounds(doc: Doc):
@@ -267,14 +273,13 @@ def _pipeline(rules: tuple[ConceptRule, ...]):
     import medspacy  # noqa: F401  (registers the medspaCy factories)
     import spacy
     from medspacy.context import ConTextRule
-    from medspacy.custom_tokenizer import create_medspacy_tokenizer
     from medspacy.section_detection import SectionRule
 
     from . import sentences  # noqa: F401  (registers clinical_sentences)
 
     silence_libraries()  # again: importing PyRuSH installs loguru's handler
     nlp = spacy.blank("en")
-    nlp.tokenizer = create_medspacy_tokenizer(nlp)
+    nlp.tokenizer = ClinicalTokenizer(nlp.vocab)
     nlp.add_pipe("clinical_sentences")
     nlp.add_pipe("concept_matcher").rules = tuple(compile_rule(rule) for rule in rules)
     # Our modifier rules only (language.CONTEXT, phrase-matched): medspaCy's defaults are token patterns with
@@ -288,11 +293,9 @@ def _pipeline(rules: tuple[ConceptRule, ...]):
                  for literal, category, direction in CONTEXT])
     # Headings as phrases at a line start (a phrase matcher): medspaCy's regex rules rebuild the document text
     # for every rule (about 0.3 ms each for 2 KB) and token patterns cost more still.
-    sectionizer = nlp.add_pipe("medspacy_sectionizer", config={
-        "rules": None, "input_span_type": "group", "span_group_name": GROUP, "require_start_line": True,
-        "span_attrs": None})
-    sectionizer.add([SectionRule(heading, category) for category, phrases in SECTIONS for phrase in phrases
-                     for heading in (f"{phrase}:", f"[{phrase}]", f"{phrase} -")])
+    nlp.add_pipe("clinical_sections").add([
+        SectionRule(heading, category) for category, phrases in SECTIONS for phrase in phrases
+        for heading in (f"{phrase}:", f"[{phrase}]", f"{phrase} -")])
     return nlp
 
 
