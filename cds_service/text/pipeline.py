@@ -90,6 +90,13 @@ class ConceptMatcher:
     def __init__(self, rules: tuple[ConceptRule, ...]):
         self.rules = tuple(compile_rule(rule) for rule in rules)
         self.only: str | None = None
+        self._selected: dict[str | None, tuple[_Compiled, ...]] = {}
+
+    def selected(self) -> tuple[_Compiled, ...]:
+        if self.only not in self._selected:
+            self._selected[self.only] = tuple(rule for rule in self.rules
+                                              if self.only is None or rule.label.startswith(self.only))
+        return self._selected[self.only]
 
     def __call__(self, doc: Doc) -> Doc:
         # Notes wrap lines mid-phrase ("not enough to\ndrain"): rules read line breaks as spaces (same offsets).
@@ -98,9 +105,7 @@ class ConceptMatcher:
         # One span per stretch of tokens, however many concepts (of however many packs) match it: ConText
         # compares every modifier with every span, and the concepts of one stretch share its modifiers.
         labels: dict[tuple[int, int], list[str]] = {}
-        for rule in self.rules:
-            if self.only is not None and not rule.label.startswith(self.only):
-                continue
+        for rule in self.selected():
             for start, end in text.matches(rule):
                 first = bisect_right(starts, start) - 1  # the token holding the first character
                 last = bisect_left(starts, end)  # the first token starting at or after the end
@@ -188,7 +193,11 @@ class TextReader:
         read, offsets = self.speller.correct(unbox(text))
         with self._lock:
             self.nlp.get_pipe("concept_matcher").only = only
-            doc = self.nlp(read)
+            doc = self.nlp.make_doc(read)
+            for name, component in self.nlp.pipeline:
+                doc = component(doc)
+                if name == "concept_matcher" and not doc.spans[GROUP]:
+                    return []  # no mention: nothing for ConText or the sections to qualify
             spans = list(doc.spans.get(GROUP, ()))
             labels = doc.user_data.get(LABELS, {})
             graph = doc._.context_graph
