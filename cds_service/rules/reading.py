@@ -360,6 +360,8 @@ def _device_words_to_the_device(assigned: dict[str, list[Mention]], acts: list[A
         return
     holders = [a for a in acts if _act_approach(a, pack) == device.approach]
     device_words = ("stayed", "removed", "device")
+    if len(holders) == 1 and device.approach != device.otherwise:
+        _stayed_after_removal_to_the_device(assigned, acts, holders[0], pack)
     if len(holders) != 1 or any(_kind(m)[0] in device_words for m in assigned.get(holders[0].key, [])):
         return  # the device has its own words: nothing to move
     target = assigned.setdefault(holders[0].key, [])
@@ -378,6 +380,25 @@ def _device_words_to_the_device(assigned: dict[str, list[Mention]], acts: list[A
         if not any(_kind(m)[0] == "side" for m in target):
             target.extend(m for m in kept if _kind(m)[0] == "side" and m.sentence_start in moved)
     target.sort(key=lambda m: m.start)
+
+
+def _stayed_after_removal_to_the_device(assigned: dict[str, list[Mention]], acts: list[ActFacts], holder: ActFacts,
+                                        pack: RulePack) -> None:
+    """A drain and a tap in one note: after the tap's catheter was removed, words of a device that stayed ("CXR:
+    drain in good position" closing the note) are about the drain, not the tap."""
+    for act in acts:
+        if act is holder or _act_approach(act, pack) != pack.note_reading.device.otherwise:
+            continue
+        mine = assigned.get(act.key, [])
+        removals = [m.start for m in mine if _kind(m)[0] == "removed" and _done(m)]
+        if not removals:
+            continue
+        later = [m for m in mine if _kind(m)[0] == "stayed" and m.start > max(removals)]
+        if later:
+            assigned[act.key] = [m for m in mine if m not in later]
+            target = assigned.setdefault(holder.key, [])
+            target.extend(later)
+            target.sort(key=lambda m: m.start)
 
 
 def _act_side(act: ActFacts, pack: RulePack) -> str | None:

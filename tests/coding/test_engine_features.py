@@ -27,6 +27,7 @@ def demo_pack() -> dict:
     pack.update(id="demo", title="Demo family")
     pack.pop("not_performed")
     pack.pop("icd10pcs", None)  # paracentesis's ICD-10-PCS codes stay paracentesis's
+    pack["note_reading"].pop("device", None)  # it names paracentesis's approach
     pack["approaches"] = [
         {"id": "rinse", "label": "demo rinse", "recognise": {"snomed": ["1234568"]},
          "course": {"window_days": 14, "later_day_text": [r"rinse day [2-9]"]}},
