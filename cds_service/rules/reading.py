@@ -13,6 +13,7 @@ side. So a side, a fate or a volume is never given to two acts.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from ..evidence.facts import ActFacts, Evidence
@@ -280,6 +281,14 @@ def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts], pac
     for m in procedures:
         segment = heads.setdefault(m.sentence_start, _Segment(m.sentence_start, None, None))
         segment.approach = segment.approach or _kind(m)[1]
+        # "... drew 50 mL, then in the same sitting a tunneled catheter was placed": another approach named
+        # after a clause break of a sentence that named one opens its own clause
+        first = next((p for p in procedures if p.sentence_start == m.sentence_start and p.end <= m.start
+                      and _kind(p)[1] == segment.approach), None)
+        if _kind(m)[1] != segment.approach and m.end <= m.sentence_end and first is not None:
+            breaks = list(CLAUSE_BREAK.finditer(text, first.end, m.start))
+            if breaks:  # the clause opens at the last break before the name
+                heads.setdefault(breaks[-1].start(), _Segment(breaks[-1].start(), _kind(m)[1], None))
     for m in foreign:  # another family's procedure opens its sentence, or its clause after one of ours
         if m.sentence_start not in heads:
             heads[m.sentence_start] = _Segment(m.sentence_start, None, None, foreign=True)
@@ -288,17 +297,26 @@ def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts], pac
             heads.setdefault(m.start, _Segment(m.start, None, None, foreign=True))
     for m in sides:
         # "Right: 800 mL" opens one side's account; "Images of both sides saved" is about every act
-        leads = m.start - m.sentence_start <= SIDE_LEAD and _kind(m)[1] != "bilateral"
-        if m.sentence_start in heads or leads:
-            segment = heads.setdefault(m.sentence_start, _Segment(m.sentence_start, None, None))
-            side = _kind(m)[1]
+        if m.start - m.sentence_start <= SIDE_LEAD and _kind(m)[1] != "bilateral":
+            heads.setdefault(m.sentence_start, _Segment(m.sentence_start, None, None))
+    volumes = [m for m in mentions if _kind(m)[0] == "volume"]
+    for m in sides:  # "R 1 L, L 700 mL": a side (not the sentence's first) followed by its volume heads a clause
+        if m.sentence_start in heads and any(o.sentence_start == m.sentence_start and o.start < m.start
+                                             for o in sides) and any(
+                0 <= v.start - m.end <= CLAUSE_GAP for v in volumes):
+            heads.setdefault(m.start, _Segment(m.start, None, None))
+    for v in volumes:  # "800 mL right, 600 mL left": a volume followed by its side heads a clause
+        named = {_kind(o)[1] for o in sides if o.sentence_start == v.sentence_start} - {"bilateral"}
+        beside = any(o.sentence_start == v.sentence_start and 0 <= o.start - v.end <= CLAUSE_GAP for o in sides)
+        if beside and (len(named) > 1 or v.sentence_start not in heads):
+            heads.setdefault(v.start, _Segment(v.start, None, None))
+    starts = sorted(heads)
+    for m in sides:  # a head's side: the sides in its own sentence (or clause) before the next head
+        at = bisect_right(starts, m.start) - 1
+        if at >= 0 and starts[at] >= m.sentence_start:
+            segment, side = heads[starts[at]], _kind(m)[1]
             # "R and L taps": a head naming both sides is a bilateral title
             segment.side = side if segment.side in (None, side) else "bilateral"
-    volumes = [m for m in mentions if _kind(m)[0] == "volume"]
-    for m in sides:  # "R 1 L, L 700 mL": a side followed by its volume heads a clause
-        if m.sentence_start in heads and m.start - m.sentence_start > SIDE_LEAD and any(
-                0 <= v.start - m.end <= CLAUSE_GAP for v in volumes):
-            heads.setdefault(m.start, _Segment(m.start, None, _kind(m)[1]))
     for m in mentions:  # "First site: ...", "Second attempt: ..." open a segment too
         if m.sentence_start not in heads and m.sentence_start in cues:
             heads[m.sentence_start] = _Segment(m.sentence_start, None, None)
@@ -306,8 +324,13 @@ def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts], pac
     if not segments:
         return mentions, []
     preamble = [m for m in mentions if m.start < segments[0].start]
+    # A remark on both sides after the accounts ("US both sides, images saved", "Catheters removed both
+    # sides") is said of every act.
+    both = {m.sentence_start for m in sides if _kind(m)[1] == "bilateral"} - {
+        m.sentence_start for m in sides if _kind(m)[1] != "bilateral"} - set(heads)
+    common = [m for m in mentions if m.sentence_start in both and m.start >= segments[0].start]
     for m in mentions:
-        if m.start >= segments[0].start:
+        if m.start >= segments[0].start and m.sentence_start not in both:
             holder = next(s for s in reversed(segments) if s.start <= m.start)
             holder.mentions.append(m)
             if _kind(m)[0] == "dry_tap" and m.asserted:
@@ -339,6 +362,8 @@ def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts], pac
     assigned = _assign(segments, acts, pack, foreign_acts)
     _device_words_to_the_device(assigned, acts, pack)
     own = assigned.get(act.key, [])
+    if act.key in assigned and common:  # not its side nor a volume: those are each act's own
+        own = sorted(own + [m for m in common if _kind(m)[0] not in ("side", "volume")], key=lambda m: m.start)
     shared = list(preamble)
     if not _sides(own) and not _sides(preamble):
         # No side of its own: the note goes on about the same side as the segment before ("converted to a
@@ -419,7 +444,7 @@ def _fits(segment: _Segment, side: str | None, approach: str | None, not_done: b
           foreign: bool = False) -> bool:
     if segment.foreign != foreign:
         return False
-    if side and segment.side and side != segment.side:
+    if side and segment.side and side != segment.side and (strict or segment.side != "bilateral"):
         return False
     if strict and approach and segment.approach and approach != segment.approach and not segment.dry_tap:
         return False

@@ -92,3 +92,33 @@ def test_a_bilateral_title_then_one_account_per_side(client, title):
     assert (right["side"]["value"], right["volume"]["value"]) == ("right", 1400)
     assert (left["side"]["value"], left["volume"]["value"]) == ("left", 1000)
     assert [line for ext in found.values() for line in labels(ext)] == ["32555-50"]
+
+
+@pytest.mark.parametrize("text", [
+    "Bilat thoracentesis\n- R 1 L, L 700 mL\n- US both sides, imgs saved\n- caths removed\n- no complications",
+    "Bilateral thoracentesis under ultrasound, images saved. 1.7 L total: 1 L right,\n700 mL left. Catheters "
+    "removed both sides. No complications.",
+])
+def test_per_side_volumes_in_one_line_go_to_each_side_and_a_both_sides_remark_to_both(client, text):
+    call = note_call(text, procedures=[{"code": THORACENTESIS, "body_site": "right"},
+                                       {"code": THORACENTESIS, "body_site": "left"}],
+                     imaging=[{"modality": "US", "instances": 2, "procedure": 0},
+                              {"modality": "US", "instances": 2, "procedure": 1}])
+    found = suggestions(post(client, call))
+    right, left = evidence_by_field(found["Procedure/p1"]), evidence_by_field(found["Procedure/p2"])
+    assert (right["side"]["value"], right["volume"]["value"]) == ("right", 1000)
+    assert (left["side"]["value"], left["volume"]["value"]) == ("left", 700)
+    assert "guidance" in right and "guidance" in left
+
+
+def test_a_second_procedure_named_later_in_the_same_sentence_gets_that_clause(client):
+    text = ("Right diagnostic thoracentesis under US (images saved) drew 50 mL for cytology, then in the same sitting "
+            "a tunneled pleural catheter (PleurX) was placed on the right: tunnel created, 1.2 L drained, catheter "
+            "capped. No complications.")
+    call = note_call(text, procedures=[{"code": THORACENTESIS}, {"code": {"text": "Tunneled pleural catheter"}}],
+                     imaging=[{"modality": "US", "instances": 2, "procedure": 0}], diagnoses=("J91.0",))
+    found = suggestions(post(client, call))
+    tap, catheter = evidence_by_field(found["Procedure/p1"]), evidence_by_field(found["Procedure/p2"])
+    assert tap["volume"]["value"] == 50 and catheter["volume"]["value"] == 1200
+    assert catheter["side"]["value"] == "right"
+    assert [line for ext in found.values() for line in labels(ext)] == ["32550-RT"]
