@@ -256,6 +256,8 @@ def hook_call(note: LabelledNote) -> dict:
 
 
 def known_codes(book) -> frozenset[str]:
-    """Every CPT code the loaded packs can suggest (a note is in scope when all its expected codes are here)."""
-    return frozenset(code for pack in book.packs for code in pack.codes)
+    """Every CPT code the loaded packs can suggest, and their drug supply codes (a note is in scope when all its
+    expected codes are here)."""
+    drugs = {c.code for pack in book.packs if pack.drugs is not None for d in pack.drugs.items for c in d.codes}
+    return frozenset(code for pack in book.packs for code in pack.codes) | drugs
 

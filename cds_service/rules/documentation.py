@@ -31,8 +31,10 @@ def _satisfied(gap: GapSpec, finding: Finding, evidence: Evidence) -> bool:
     act = finding.act
     if gap.supporting_diagnosis and finding.diagnosis is not None:
         return True
+    # A site of a group of digits (a finger, a toe) needs its digit too: the modifier names the digit.
     if gap.side and ((finding.side is not None and not finding.side_conflict)
-                     or (finding.sites and all(c.side for c in finding.sites))):
+                     or (finding.sites and all(c.side for c in finding.sites))) and all(
+            c.digit is not None for c in finding.sites if c.site.digits is not None):
         return True
     if gap.site and finding.sites:
         return True

@@ -5,18 +5,24 @@ text) become HCPCS lines whose units come from the dose, with the fewest units o
 from __future__ import annotations
 
 import math
+import re
 
 from ..evidence.facts import ActFacts, Evidence
-from .model import DrugDose, Finding
-from .packs import DrugCode, DrugSpec, DrugTable
+from ..text.checkboxes import unbox
+from ..text.quantities import _words_value  # number words ("forty"); the text package's own parser
+from .model import BILATERAL, DrugDose, Finding
+from .packs import DrugCode, DrugSpec, DrugTable, Patterns
 from .reading import NoteReadings
 from .sites import names_site_of, sentences
 
 # Dose units turned into milligrams; mL only through the drug's own concentration (mg_per_ml).
-MG_FACTOR = {"mg": 1.0, "g": 1000.0, "gm": 1000.0, "mcg": 0.001, "ug": 0.001, "µg": 0.001}
-VOLUME_UNITS = {"ml", "cc", "cm3"}
+MG_FACTOR = {"mg": 1.0, "milligram": 1.0, "milligrams": 1.0, "g": 1000.0, "gm": 1000.0, "gram": 1000.0,
+             "grams": 1000.0, "mcg": 0.001, "ug": 0.001, "µg": 0.001}
+VOLUME_UNITS = {"ml", "cc", "cm3", "milliliter", "milliliters", "millilitre", "millilitres"}
 # A dose needing more units than this is not a single injection: no line, the dose gap asks to check it.
 MAX_UNITS = 100
+# Characters after a dose where the words saying it was given on each side must start.
+PER_SIDE_REACH = 40
 
 
 def to_mg(drug: DrugSpec, value: float, unit: str) -> float | None:
@@ -54,20 +60,39 @@ def fewest_units(codes: tuple[DrugCode, ...], mg: float) -> list[tuple[str, int]
     return [(c.code, n) for c, n in zip(codes, best[2], strict=True) if n]
 
 
-def _dose_in(drug: DrugSpec, text: str) -> float | None | bool:
-    """mg of `drug` stated in `text`; None when named without a usable dose; False when not named."""
+def _number(text: str) -> float | None:
+    """A dose value in digits ("40", "0,5") or words ("forty", "one point five")."""
+    try:
+        return float(text.replace(",", "."))
+    except ValueError:
+        return _words_value([w for w in re.split(r"[\s-]+", text.lower()) if w and w != "and"])
+
+
+def _dose_in(drug: DrugSpec, text: str, per_side: Patterns | None = None) -> float | None | bool:
+    """mg of `drug` stated in `text`; None when named without a usable dose; False when not named. With
+    `per_side` (a bilateral act), a dose followed by those words ("into each side") is given twice."""
     if not drug.names.search(text):
         return False
     for pattern in drug.doses.compiled:
         for found in pattern.finditer(text):
             try:
-                value = float(found.group("value").replace(",", "."))
-            except (IndexError, ValueError):
+                value = _number(found.group("value"))
+            except IndexError:
                 continue
-            mg = to_mg(drug, value, found.group("unit"))
+            mg = to_mg(drug, value, found.group("unit")) if value is not None else None
             if mg is not None:
+                after = text[found.end():found.end() + PER_SIDE_REACH]
+                if per_side and any(p.match(after.lstrip()) for p in per_side.compiled):
+                    mg *= 2
                 return mg
     return None
+
+
+def _outside(text: str, region: tuple[int, int] | None) -> list[str]:
+    """The sentences of `text` outside `region` (all of them without one)."""
+    if region is None:
+        return sentences(text)
+    return sentences(text[:region[0]]) + sentences(text[region[1]:])
 
 
 def _from_administrations(table: DrugTable, act: ActFacts, evidence: Evidence, finding: Finding) -> dict:
@@ -97,11 +122,20 @@ def drug_doses(table: DrugTable, act: ActFacts, evidence: Evidence, finding: Fin
     """Fill finding.drugs (with their HCPCS units), drug_notes and drug_dose_missing."""
     found = _from_administrations(table, act, evidence, finding)
     texts = [(act.code_text, f"the code text of {act.key}", None)] if act.code_text else []
-    texts.extend((note.text, note.source, note) for note in act.texts if not note.shared)
-    # A note shared by several procedures: only its sentences naming this subject's site ("40 mg into each" of them).
-    if finding.sites:
-        texts.extend((sentence, note.source, note) for note in act.texts if note.shared
-                     for sentence in sentences(note.text) if names_site_of(finding.pack, sentence, finding.sites))
+    texts.extend((unbox(note.text), note.source, note) for note in act.texts if not note.shared)
+    # A note shared by several procedures: the stretch the text pipeline attributed to this one, and the other
+    # sentences naming this subject's site ("40 mg into each" of them).
+    regions = readings.reading(act, finding.pack).regions if readings is not None else {}
+    for note in act.texts:
+        if not note.shared:
+            continue
+        region = regions.get(note.source)
+        if region is not None:
+            texts.append((note.text[region[0]:region[1]], note.source, note))
+        if finding.sites:
+            texts.extend((sentence, note.source, note) for sentence in _outside(note.text, region)
+                         if names_site_of(finding.pack, sentence, finding.sites))
+    bilateral = finding.side == BILATERAL or any(c.side == BILATERAL for c in finding.sites)
     injected = False
     for text, source, note in texts:
         injected = injected or bool(table.injection_text.search(text))
@@ -112,7 +146,7 @@ def drug_doses(table: DrugTable, act: ActFacts, evidence: Evidence, finding: Fin
             if note is not None and readings is not None and readings.only_unaffirmed(
                     note, finding.pack, "drug", drug.id):
                 continue
-            dose = _dose_in(drug, text)
+            dose = _dose_in(drug, text, table.per_side_text if bilateral else None)
             if dose is False:
                 continue
             found[drug.id] = DrugDose(drug.label, dose if isinstance(dose, float) else None, source)

@@ -202,6 +202,8 @@ class DrugTable:
     items: tuple[DrugSpec, ...]
     injection_text: Patterns
     not_billed: tuple[tuple[str, Patterns, str], ...]  # (label, names, why)
+    # Words after a dose saying it was given on each side ("40 mg into each side"): doubled for a bilateral act.
+    per_side_text: Patterns = Patterns()
 
     def code(self, code: str) -> DrugCode | None:
         return next((c for d in self.items for c in d.codes if c.code == code), None)
@@ -670,7 +672,8 @@ def _drug_table(path: Path, raw: dict, source) -> dict:
         for i, n in enumerate(drugs.get("not_billed", []))
     )
     table = DrugTable(source("drugs.source", drugs["source"]), tuple(items),
-                      _patterns(path, "drugs.injection_text", drugs.get("injection_text")), not_billed)
+                      _patterns(path, "drugs.injection_text", drugs.get("injection_text")), not_billed,
+                      _patterns(path, "drugs.per_side_text", drugs.get("per_side_text")))
     return {"drugs": table}
 
 

@@ -76,6 +76,8 @@ class ActReading:
     gaps: dict[str, TextEvidence] = field(default_factory=dict)
     # Said anywhere in a note the act shares (documentation counts for every act a note documents).
     note_volume: bool = False
+    # In a note shared by several acts: the stretch of it (start, end) that this act's segment covers.
+    regions: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def other_first(self) -> bool:
@@ -171,6 +173,9 @@ class NoteReadings:
             else:
                 foreign, foreign_acts = self._foreign(note, pack, sharing)
                 own, shared = _attribute(mentions, act, sharing, pack, note.text, foreign, foreign_acts)
+                if own and own is not mentions:
+                    reading.regions[note.source] = (min(m.sentence_start for m in own),
+                                                    max(m.sentence_end for m in own))
             _fill(reading, note, own, shared, mentions, pack)
         if act.status == "not-done":  # nothing was placed: a needle withdrawn from a dry pass is no device's fate
             reading.fate, reading.fate_approach, reading.device, reading.stayed = None, None, None, {}

@@ -12,6 +12,7 @@ import re
 
 from ..evidence.facts import ActFacts
 from ..evidence.values import SNOMED, codings, concept_text, listed
+from ..text.checkboxes import unbox
 from .model import BILATERAL, LEFT, RIGHT, SiteChoice
 from .packs import DigitSpec, RulePack, SiteSpec
 from .reading import NoteReadings
@@ -82,12 +83,60 @@ def _unique(choices: list[SiteChoice]) -> list[SiteChoice]:
 
 
 def names_site_of(pack: RulePack, sentence: str, choices: list[SiteChoice]) -> bool:
-    """Whether `sentence` names one of `choices` (same site; its side, both sides, or no side)."""
+    """Whether `sentence` names one of `choices` (same site; its side, both sides, or no side; its digit, or
+    none named)."""
     for named in text_sites(pack, sentence, ""):
         for choice in choices:
-            if named.site.id == choice.site.id and named.side in (None, BILATERAL, choice.side):
+            if named.site.id == choice.site.id and named.side in (None, BILATERAL, choice.side) and (
+                    named.digit is None or choice.digit is None or named.digit is choice.digit):
                 return True
     return False
+
+
+def _note_sites(pack: RulePack, act: ActFacts, readings: NoteReadings | None, acted: bool = True
+                ) -> list[SiteChoice]:
+    """Sites from the procedure's own notes (in a note shared by several procedures, in the stretch the text
+    pipeline attributed to this one); with `acted`, only in sentences that say what was done there (the pack's
+    note_action words) or that head the procedure's stretch, not the history the note also tells."""
+    reading = readings.reading(act, pack) if readings is not None else None
+    choices: list[SiteChoice] = []
+    for note in act.texts:
+        region = reading.regions.get(note.source) if reading is not None else None
+        if note.shared and region is None:
+            continue
+        text = unbox(note.text)  # an unchecked template box names no site; offsets kept
+        offset = 0
+        for sentence in sentences(text):
+            start = text.find(sentence, offset)
+            offset = start + len(sentence) if start >= 0 else offset
+            if region is not None and not (start < region[1] and region[0] < start + len(sentence)):
+                continue
+            # the head of this procedure's account ("Right: ...") names its site without an action word
+            head = region is not None and start <= region[0] < start + len(sentence)
+            if acted and not head and pack.site_note_action is not None and not pack.site_note_action.search(sentence):
+                continue
+            found = text_sites(pack, sentence, note.source)
+            if readings is not None and start >= 0:  # ConText: not a negated, planned or past site
+                span = (start, start + len(sentence))
+                found = [c for c in found if not readings.only_unaffirmed(note, pack, "site", c.site.id, span)]
+            choices.extend(found)
+    return choices
+
+
+def _completed(choice: SiteChoice, named: list[SiteChoice]) -> SiteChoice:
+    """A site from bodySite or the code text, with the side and digit the note says for that site when the
+    coded one lacks them and the note names only one."""
+    same = [n for n in named if n.site.id == choice.site.id]
+    side, digit = choice.side, choice.digit
+    if side is None:
+        sides = {n.side for n in same if n.side}
+        side = sides.pop() if len(sides) == 1 else None
+    if digit is None and choice.site.digits is not None:
+        digits = {n.digit.label: n.digit for n in same if n.digit and n.side in (None, side)}
+        digit = next(iter(digits.values())) if len(digits) == 1 else None
+    if (side, digit) == (choice.side, choice.digit):
+        return choice
+    return SiteChoice(choice.site, side, digit, choice.why + "; side and digit from the note")
 
 
 def sites_of(pack: RulePack, act: ActFacts, act_side: str | None,
@@ -99,25 +148,13 @@ def sites_of(pack: RulePack, act: ActFacts, act_side: str | None,
     if not choices and act.code_text:
         choices = text_sites(pack, act.code_text, f"the code text of {act.key}")
     if not choices:
-        # From the procedure's own notes, only sentences that say what was done there (the pack's
-        # note_action words), not the history the note also tells.
-        for note in act.texts:
-            if not note.shared:
-                offset = 0
-                for sentence in sentences(note.text):
-                    start = note.text.find(sentence, offset)
-                    offset = start + len(sentence) if start >= 0 else offset
-                    if pack.site_note_action is not None and not pack.site_note_action.search(sentence):
-                        continue
-                    found = text_sites(pack, sentence, note.source)
-                    if readings is not None and start >= 0:  # ConText: not a negated, planned or past site
-                        span = (start, start + len(sentence))
-                        found = [c for c in found
-                                 if not readings.only_unaffirmed(note, pack, "site", c.site.id, span)]
-                    choices.extend(found)
+        choices = _note_sites(pack, act, readings)
     choices = _unique(choices)
     if act_side is not None and len(choices) == 1 and choices[0].side is None:
-        # a side recorded apart from the site (a laterality qualifier in another bodySite entry)
+        # a side recorded apart from the site (a laterality qualifier in another bodySite entry, the note)
         only = choices[0]
         choices = [SiteChoice(only.site, act_side, only.digit, only.why)]
+    if any(c.side is None or (c.site.digits is not None and c.digit is None) for c in choices):
+        named = _note_sites(pack, act, readings, acted=False)  # the site is known: any sentence naming it
+        choices = _unique([_completed(c, named) for c in choices])
     return choices

@@ -33,9 +33,9 @@ SCENARIOS = {
     "joint-three-joints.encounter-discharge": {
         "Procedure/p1": (["20610-RT", "20610-RT-XS", "20605-LT"], [], NO_GAPS, "info")},
     # Digits documented -> F6/F7 instead of RT, no XS between different digit modifiers; the toe without its
-    # digit keeps LT and gets XS.
+    # digit keeps LT and gets XS, and the laterality gap asks for its digit.
     "joint-fingers-and-toe.encounter-discharge": {
-        "Procedure/p1": (["20600-F6", "20600-F7", "20600-LT-XS"], [], NO_GAPS, "info")},
+        "Procedure/p1": (["20600-F6", "20600-F7", "20600-LT-XS"], [], ["laterality"], "warning")},
     # NCCI 20604/20600 (indicator 1) on different digits: both billed, the digit modifiers mark the sites.
     "joint-fingers-us-and-unguided.encounter-discharge": {
         "Procedure/p1": (["20604-FA", "J3301"], [], NO_GAPS, "info"),

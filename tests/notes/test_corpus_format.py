@@ -26,11 +26,13 @@ SIDES = {"right", "left", "bilateral", None}
 FATES = {"removed", "stayed", None}
 STATUSES = {"completed", "not-done", "preparation", "in-progress", "stopped"}
 MODIFIERS = {"RT", "LT", "50", "76", "77", "XS", "XE", "26", "59"}
+# HCPCS anatomic digit modifiers of finger (F1-F9, FA) and toe (T1-T9, TA) joints.
+MODIFIERS |= {f"{g}{d}" for g in "FT" for d in "123456789A"}
 PLEURAL_CODES = ["32554", "32555", "32556", "32557"]
 # Gap ids of the issue that a pack may not carry yet.
 EXTRA_GAPS = {"catheter-disposition"}
 ICD10 = re.compile(r"^[A-Z]\d{2}(\.[0-9A-Z]{1,4})?$")
-CPT = re.compile(r"^\d{4}[0-9A-Z]$")
+CPT = re.compile(r"^(\d{4}[0-9A-Z]|[A-V]\d{4})$")  # CPT, or a HCPCS Level II code (drug supply J3301)
 INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})$")
 
 
@@ -114,8 +116,8 @@ def test_note_is_well_formed(path: Path) -> None:
         assert set(fields) == {"side", "fate", "guidance", "volume_ml", "complications"}, f"{where}: fields"
         assert fields["side"] in SIDES and fields["fate"] in FATES, f"{where}: side/fate"
         assert isinstance(fields["guidance"], bool) and isinstance(fields["complications"], bool), f"{where}"
-        volume = fields["volume_ml"]
-        assert volume is None or (isinstance(volume, int) and volume >= 0), f"{where}: volume_ml"
+        volume = fields["volume_ml"]  # a fraction of a mL from a finger or toe joint
+        assert volume is None or (isinstance(volume, (int, float)) and volume >= 0), f"{where}: volume_ml"
 
 
 def _check_procedure(where: Path, proc: dict[str, Any]) -> None:
