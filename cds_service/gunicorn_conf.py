@@ -14,6 +14,11 @@ _worker_kind = os.environ.get("GUNICORN_WORKER_CLASS", "gthread").strip().lower(
 if _worker_kind not in WORKER_CLASSES:
     raise ValueError(f"GUNICORN_WORKER_CLASS must be one of {', '.join(WORKER_CLASSES)}, not {_worker_kind!r}")
 worker_class = WORKER_CLASSES[_worker_kind]
+# spaCy keeps every distinct word it reads in its string store for the life of the process (about 5 new ones
+# a note: names, numbers, dates; ~2 KB), so a worker is replaced after this many calls, at a jittered count
+# so that the workers do not restart together. The audit queue drains as at any graceful exit.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
+max_requests_jitter = max_requests // 10
 timeout = 30
 graceful_timeout = 10
 keepalive = 5

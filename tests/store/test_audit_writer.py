@@ -129,3 +129,32 @@ def test_a_retried_hook_call_keeps_its_first_record(store):
     store.record_calls([retry])
     [row] = store.report()
     assert row.issued == 1
+
+
+@pytest.mark.integration
+def test_a_worker_replaced_after_its_request_quota_loses_no_record(backend_settings, tmp_path: Path):
+    """GUNICORN_MAX_REQUESTS recycles workers (spaCy's string store only grows): every call is still answered and
+    every record, queued for a 60 s batch window when its worker is replaced, is in the store."""
+    env = {"DATABASE_URL": backend_settings.database_url, "CDS_SQLITE_PATH": str(backend_settings.sqlite_path),
+           "CDS_PROFILE": "development", "CDS_PLAYGROUND": "0", "CDS_AUDIT_BATCH_MS": "60000",
+           "GUNICORN_MAX_REQUESTS": "10"}
+    calls = [order_sign_call() for _ in range(40)]
+    with start_service(env=env, workers=1, log_dir=tmp_path) as service:
+        first = set(service.worker_pids())
+        statuses = []
+        for call in calls:  # one at a time: a call to a worker on its way out would be retried by no one
+            statuses.append(_post_retrying(service.base_url, call))
+        assert statuses == [200] * len(calls)
+        assert set(service.worker_pids()) - first, "no worker was replaced"
+        assert {c["hookInstance"] for c in calls[:10]} <= audited(backend_settings), service.log_text()[-3000:]
+    assert {c["hookInstance"] for c in calls} <= audited(backend_settings), service.log_text()[-3000:]
+
+
+def _post_retrying(base_url: str, call: dict) -> int:
+    """A client's retry on a refused connection: between one worker's exit and the next one's start."""
+    for _ in range(50):
+        try:
+            return requests.post(f"{base_url}/cds-services/{SERVICE}", json=call, timeout=10).status_code
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise AssertionError("the service stopped answering")
