@@ -556,7 +556,8 @@ def _fill(reading: ActReading, note: NoteText, own: list[Mention], shared: list[
             reading.guidance = _evidence("guidance", True, note, claim)
     if reading.volume is None:
         reading.volume = _volume(note, own)
-    reading.note_volume = reading.note_volume or reading.volume is not None or _volume(note, every) is not None
+    reading.note_volume = (reading.note_volume or reading.volume is not None or _volume(note, every) is not None
+                           or _none_removed(every))
     if reading.dry_tap is None:
         tap = next((m for m in own if _kind(m)[0] == "dry_tap" and m.asserted), None)
         if tap is not None:
@@ -588,6 +589,12 @@ def _not_removed(volume: Mention, others: list[Mention], text: str) -> bool:
         if start >= end or not CLAUSE_BREAK.search(text, start, end):
             return True
     return False
+
+
+def _none_removed(mentions: list[Mention]) -> bool:
+    """The note states that no fluid came ("air only", "no fluid return"): a pack's volume phrase with no amount."""
+    return any(_kind(m)[0] == "volume" and m.asserted and m.section not in NOT_DONE_SECTIONS
+               and not volume_ml(m.text) for m in mentions)
 
 
 def _volume(note: NoteText, own: list[Mention]) -> TextEvidence | None:
