@@ -80,6 +80,9 @@ def _dose_in(drug: DrugSpec, text: str, per_side: Patterns | None = None) -> flo
             except IndexError:
                 continue
             mg = to_mg(drug, value, found.group("unit")) if value is not None else None
+            strength = found.groupdict().get("per_ml")  # "80 mg/mL, 1 mL": a volume of a stated strength
+            if value is not None and strength and found.group("unit").lower() in VOLUME_UNITS:
+                mg = value * float(strength.replace(",", "."))
             if mg is not None:
                 after = text[found.end():found.end() + PER_SIDE_REACH]
                 if per_side and any(p.match(after.lstrip()) for p in per_side.compiled):

@@ -154,7 +154,16 @@ def sites_of(pack: RulePack, act: ActFacts, act_side: str | None,
         # a side recorded apart from the site (a laterality qualifier in another bodySite entry, the note)
         only = choices[0]
         choices = [SiteChoice(only.site, act_side, only.digit, only.why)]
-    if any(c.side is None or (c.site.digits is not None and c.digit is None) for c in choices):
+    if any(_incomplete(c) for c in choices):
+        # A coded site the note's action sentences name several times, each complete ("the 2nd and 3rd MTP
+        # injected"): those are the sites; else the side and digit any sentence gives that site.
+        done = _unique([n for n in _note_sites(pack, act, readings) if not _incomplete(n)])
+        if len(choices) == 1 and len(done) > 1 and all(n.site.id == choices[0].site.id for n in done):
+            return done
         named = _note_sites(pack, act, readings, acted=False)  # the site is known: any sentence naming it
         choices = _unique([_completed(c, named) for c in choices])
     return choices
+
+
+def _incomplete(choice: SiteChoice) -> bool:
+    return choice.side is None or (choice.site.digits is not None and choice.digit is None)

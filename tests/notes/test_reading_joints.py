@@ -44,6 +44,12 @@ def test_a_digit_the_note_names_gives_the_digit_modifier(client, note, code_text
     assert ("laterality" in ext.get("documentationGaps", [])) == (lines == ["20600-RT"])
 
 
+def test_several_joints_of_one_procedure_named_in_the_note_are_each_a_line(client):
+    ext = card_for(client, "Right 2nd MTP and right 3rd MTP injected, nothing aspirated. No complications.",
+                   procedures=[_joint("Toe joint injection")], diagnoses=("M10.071",))
+    assert labels(ext) == ["20600-T6", "20600-T7"]
+
+
 def test_two_joints_of_one_note_each_get_their_own_site_side_and_drug(client):
     note = ("Two joints injected by landmarks.\nRight knee: osteoarthritis. Triamcinolone 40 mg with 3 mL "
             "lidocaine.\nLeft ankle: arthritis. Dexamethasone 4 mg with 1 mL lidocaine.\nNo complications.")
@@ -68,6 +74,8 @@ def test_the_aspirated_volume_is_not_an_injected_one(client):
     ("Left knee injection, triamcinolone forty milligrams. No complications.", None, ("J3301", 4)),
     ("Both knees injected, Kenalog 40 mg into each knee. No complications.", None, ("J3301", 8)),
     ("Knee injections, methylprednisolone 40 mg each side. No complications.", "bilateral", ("J1040", 1)),
+    ("Right knee injected with Kenalog-40, 2 mL, and 4 mL lidocaine. No complications.", None, ("J3301", 8)),
+    ("Left knee: Depo-Medrol 80 mg/mL, 1 mL, with 3 mL lidocaine. No complications.", None, ("J1040", 1)),
 ])
 def test_spoken_and_per_side_doses(client, note, body_site, drug):
     ext = card_for(client, note, procedures=[_joint("Knee injection", body_site)], diagnoses=OA)
