@@ -1,5 +1,6 @@
 """Volumes as written in notes, in millilitres: "1.2 L", "1,200 mL", "650 cc", "900 milliliters",
-"one point two liters", "a liter and a half", "nearly a liter", "fifteen hundred cc", "1 1/2 liters"."""
+"one point two liters", "a liter and a half", "nearly a liter", "fifteen hundred cc", "1 1/2 liters", and
+dictation's hundreds without the word ("eight fifty milliliters" is 850, "twelve fifty cc" 1250)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ _WORDS = re.compile(rf"(?P<w>(?:(?:{'|'.join(SMALL)}|{'|'.join(SCALES)}|and|poin
 
 def _words_value(words: list[str]) -> float | None:
     total, current, fraction, decimals, seen = 0.0, 0.0, 0.0, None, False
+    previous = None
     for word in words:
         if word == "point":
             decimals = ""
@@ -35,13 +37,17 @@ def _words_value(words: list[str]) -> float | None:
             fraction += 0.5
             seen = True
         elif word in SMALL:
-            current += SMALL[word]
+            value = SMALL[word]
+            if value >= 20 and previous in SMALL and 0 < SMALL[previous] < 20 and current < 20:
+                current *= 100  # "eight fifty": a number under twenty before a tens word counts hundreds
+            current += value
             seen = True
         elif word in SCALES:
             current = (current or 1) * SCALES[word]
             if SCALES[word] >= 1000:
                 total, current = total + current, 0.0
             seen = True
+        previous = word
     if not seen:
         return None
     value = total + current + fraction

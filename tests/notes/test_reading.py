@@ -77,6 +77,9 @@ def test_negated_guidance_is_no_claim(client, text, claimed):
 @pytest.mark.parametrize("text, ml", [
     ("a liter and a half", 1500), ("nearly a liter", 1000), ("approximately 2 L", 2000), ("1,200 mL", 1200),
     ("650 cc", 650), ("one point two liters", 1200), ("half a liter", 500), ("fifteen hundred cc", 1500),
+    ("eight fifty milliliters", 850), ("twelve fifty cc", 1250), ("nine seventy five mL", 975),
+    ("twenty five mL", 25), ("one hundred fifty mL", 150), ("two thousand three hundred mL", 2300),
+    ("a liter", 1000),
 ])
 def test_volumes_in_digits_or_words(text, ml):
     assert volume_ml(text) == ml
