@@ -270,13 +270,16 @@ def qualifying_study(pack: RulePack, act: ActFacts, evidence: Evidence,
     return None, "", unsaved
 
 
+NOTE_SIDE = "the note: "  # how a side read from the note is introduced in `side_why`
+
+
 def _side_from_note(finding: Finding, reading: ActReading | None) -> None:
     """The note's side when bodySite has none; when both say one and they differ, the conflict (a gap)."""
     if reading is None or reading.side is None or not finding.pack.laterality:
         return
     said = reading.side
     if finding.side is None:
-        finding.side, finding.side_why = str(said.value), f"the note: {said.cited}"
+        finding.side, finding.side_why = str(said.value), f"{NOTE_SIDE}{said.cited}"
     elif {finding.side, said.value} == {RIGHT, LEFT}:
         # No side modifier until someone settles it: the laterality gap names the conflict.
         finding.side_conflict = (f"bodySite says {finding.side} ({finding.side_why}) but the note says {said.value}: "

@@ -172,10 +172,8 @@ class NoteReadings:
                 own, shared = mentions, []
             else:
                 foreign, foreign_acts = self._foreign(note, pack, sharing)
-                own, shared = _attribute(mentions, act, sharing, pack, note.text, foreign, foreign_acts)
-                if own and own is not mentions:
-                    reading.regions[note.source] = (min(m.sentence_start for m in own),
-                                                    max(m.sentence_end for m in own))
+                own, shared = _attribute(mentions, act, sharing, pack, note.text, foreign, foreign_acts,
+                                         reading.regions, note.source)
             _fill(reading, note, own, shared, mentions, pack)
         if act.status == "not-done":  # nothing was placed: a needle withdrawn from a dry pass is no device's fate
             reading.fate, reading.fate_approach, reading.device, reading.stayed = None, None, None, {}
@@ -275,9 +273,11 @@ def _compatible(a: _Segment, b: _Segment) -> bool:
 
 
 def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts], pack: RulePack, text: str,
-               foreign: list[Mention] = (),
-               foreign_acts: set[str] = frozenset()) -> tuple[list[Mention], list[Mention]]:
-    """(mentions of `act`'s segment, mentions before the first segment) of a note shared by `acts`."""
+               foreign: list[Mention] = (), foreign_acts: set[str] = frozenset(),
+               regions: dict[str, tuple[int, int]] | None = None,
+               source: str = "") -> tuple[list[Mention], list[Mention]]:
+    """(mentions of `act`'s segment, mentions before the first segment) of a note shared by `acts`; the stretch
+    of the note its segment covers goes into `regions[source]`."""
     procedures = _procedures(mentions, _order(pack))
     sentences = {m.sentence_start for m in mentions}
     cues = {start for start in sentences if SEGMENT_CUE.match(text, start) or NUMBERED_CUE.match(text, start)}
@@ -367,6 +367,8 @@ def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts], pac
     assigned = _assign(segments, acts, pack, foreign_acts)
     _device_words_to_the_device(assigned, acts, pack)
     own = assigned.get(act.key, [])
+    if own and regions is not None:
+        regions[source] = (min(m.sentence_start for m in own), max(m.sentence_end for m in own))
     if act.key in assigned and common:  # not its side nor a volume: those are each act's own
         own = sorted(own + [m for m in common if _kind(m)[0] not in ("side", "volume")], key=lambda m: m.start)
     shared = list(preamble)

@@ -5,7 +5,7 @@ the site dimension that selects the code (one code per site), and the drugs inje
 from __future__ import annotations
 
 from ..evidence.facts import ActFacts, Evidence
-from .decide import separate_guidance
+from .decide import NOTE_SIDE, separate_guidance
 from .drugs import drug_doses
 from .model import NOT_PERFORMED, ORDER, Finding
 from .packs import RuleBook
@@ -60,7 +60,10 @@ def refine(finding: Finding, evidence: Evidence, book: RuleBook, guidance_orders
     entry = finding.entry
     _require_report(finding)
     if pack.sites:
-        finding.sites = sites_of(pack, finding.act, finding.side, readings)
+        # A side read from the note as a whole yields to the side the note gives the site itself.
+        from_note = finding.side_why.startswith(NOTE_SIDE)
+        finding.sites = sites_of(pack, finding.act, None if from_note else finding.side, readings,
+                                 note_side=finding.side if from_note else None)
         for choice in finding.sites:
             choice.entry = pack.code_for(finding.approach.id, finding.guided, site_class=choice.site.site_class)
         finding.sites = [c for c in finding.sites if c.entry is not None]

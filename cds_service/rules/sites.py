@@ -140,7 +140,9 @@ def _completed(choice: SiteChoice, named: list[SiteChoice]) -> SiteChoice:
 
 
 def sites_of(pack: RulePack, act: ActFacts, act_side: str | None,
-             readings: NoteReadings | None = None) -> list[SiteChoice]:
+             readings: NoteReadings | None = None, note_side: str | None = None) -> list[SiteChoice]:
+    """The subject's sites. `act_side`: a side recorded apart from the site (bodySite); `note_side`: the side
+    the note says as a whole, used only when the note names no side for the site itself."""
     if not pack.sites:
         return []
     choices = [c for entry in listed(act.resource, "bodySite") if isinstance(entry, dict)
@@ -162,6 +164,9 @@ def sites_of(pack: RulePack, act: ActFacts, act_side: str | None,
             return done
         named = _note_sites(pack, act, readings, acted=False)  # the site is known: any sentence naming it
         choices = _unique([_completed(c, named) for c in choices])
+    if note_side is not None and len(choices) == 1 and choices[0].side is None:
+        only = choices[0]
+        choices = [SiteChoice(only.site, note_side, only.digit, only.why)]
     return choices
 
 

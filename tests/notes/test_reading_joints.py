@@ -24,6 +24,10 @@ def _joint(text: str, body_site: str | None = None) -> dict:
     ("Lt shoulder inj, posterior approach, palpation. No compl.", "Shoulder injection", ["20610-LT"]),
     ("R/B/A discussed. Left wrist aspirated, 2 mL. No complications.", "Arthrocentesis, wrist", ["20605-LT"]),
     ("Bilat knee aspirations by landmarks. No complications.", "Arthrocentesis, knee", ["20610-50"]),
+    # the side the note gives the coded joint, not another joint it talks about
+    ("Right knee injection, landmarks. Asked about a left shoulder injection, maybe next time. No complications.",
+     "Knee injection", ["20610-RT"]),
+    ("Knee: left. Procedure: aspiration. Aspirate: 22 mL. Complications: none.", "Arthrocentesis", ["20610-LT"]),
 ])
 def test_the_side_of_a_joint_is_read_from_the_note(client, note, code_text, lines):
     ext = card_for(client, note, procedures=[_joint(code_text)], diagnoses=OA)
