@@ -313,8 +313,10 @@ def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts], pac
     for v in volumes:  # "800 mL right, 600 mL left": a volume followed by its side heads a clause
         named = {_kind(o)[1] for o in sides if o.sentence_start == v.sentence_start} - {"bilateral"}
         beside = any(o.sentence_start == v.sentence_start and 0 <= o.start - v.end <= CLAUSE_GAP for o in sides)
-        if beside and (len(named) > 1 or v.sentence_start not in heads):
+        headed = any(o.sentence_start == v.sentence_start and 0 <= v.start - o.end <= CLAUSE_GAP for o in sides)
+        if beside and not headed and (len(named) > 1 or v.sentence_start not in heads):
             heads.setdefault(v.start, _Segment(v.start, None, None))
+    _side_changes(sides, heads, text)
     starts = sorted(heads)
     for m in sides:  # a head's side: the sides in its own sentence (or clause) before the next head
         at = bisect_right(starts, m.start) - 1
@@ -382,6 +384,30 @@ def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts], pac
                 shared.extend(sides)
                 break
     return own, shared
+
+
+def _side_changes(sides: list[Mention], heads: dict[int, _Segment], text: str) -> None:
+    """A sentence that goes from one side to the other ("right and left taps under ultrasound the right side
+    first with 900 cc then the left side with 600 cc", "The left first, 1 L; the right next, 1.3 L"): each change
+    of side opens a clause, from the last clause break or line start before the side word."""
+    bilateral = [m for m in sides if _kind(m)[1] == "bilateral"]
+    by_sentence: dict[int, list[Mention]] = {}
+    for m in sides:
+        if m.sentence_start in heads and not any(b is not m and _overlap(b, m) for b in bilateral):
+            by_sentence.setdefault(m.sentence_start, []).append(m)
+    for sentence, found in by_sentence.items():
+        if len({_kind(m)[1] for m in found} - {"bilateral"}) < 2 and not any(
+                _kind(m)[1] == "bilateral" for m in found):
+            continue
+        previous = None
+        for m in sorted(found, key=lambda m: m.start):
+            side = _kind(m)[1]
+            if side != "bilateral" and previous is not None and side != previous and m.start - sentence > SIDE_LEAD:
+                begin = max([b.start() for b in CLAUSE_BREAK.finditer(text, sentence + 1, m.end)]
+                            + [text.rfind("\n", sentence, m.start) + 1])
+                if begin > sentence:
+                    heads.setdefault(begin, _Segment(begin, None, None))
+            previous = side  # a bilateral title counts: the first one-sided word after it opens a clause
 
 
 def _device_words_to_the_device(assigned: dict[str, list[Mention]], acts: list[ActFacts], pack: RulePack) -> None:
@@ -581,14 +607,22 @@ CLAUSE_BREAK = re.compile(r";|\.\s|,\s*[a-z]|\b(?:then|and|after|afterwards|befo
                           r"until|but|while|when)\b", re.IGNORECASE)
 
 
-def _not_removed(volume: Mention, others: list[Mention], text: str) -> bool:
+def _not_removed(volume: Mention, others: list[Mention], volumes: list[Mention], text: str) -> bool:
     """The volume belongs to something not removed from the patient (local anaesthetic, saline, oxygen): a
-    `not_removed` phrase in the same clause of its sentence."""
+    `not_removed` phrase in the same clause of its sentence; past a comma only the nearest volume after it
+    ("anaesthetic 1%, 10 mL" is the anaesthetic's; in "lido 5 mL, 1.3 L removed" or "5 L, 25 g albumin" the
+    litres are not)."""
     for other in others:
         if other.sentence_start != volume.sentence_start:
             continue
         start, end = min(volume.end, other.end), max(volume.start, other.start)
-        if start >= end or not CLAUSE_BREAK.search(text, start, end):
+        if start >= end:
+            return True
+        if CLAUSE_BREAK.search(text, start, end):
+            continue
+        if "," not in text[start:end]:
+            return True
+        if volume.start > other.start and not any(start <= v.start and v.end <= end for v in volumes):
             return True
     return False
 
@@ -601,9 +635,10 @@ def _none_removed(mentions: list[Mention]) -> bool:
 
 def _volume(note: NoteText, own: list[Mention]) -> TextEvidence | None:
     not_removed = [m for m in own if _kind(m)[0] == "not_removed"]
+    volumes = [m for m in own if _kind(m)[0] == "volume"]
     best: tuple[float, Mention] | None = None
     for m in own:
-        if _kind(m)[0] != "volume" or not m.asserted or _not_removed(m, not_removed, note.text):
+        if _kind(m)[0] != "volume" or not m.asserted or _not_removed(m, not_removed, volumes, note.text):
             continue
         if m.section in NOT_DONE_SECTIONS | {"consent"}:
             continue

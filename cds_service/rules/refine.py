@@ -21,7 +21,7 @@ def _report(finding: Finding) -> str | None:
             return f"{act.key}.{name}"
     if pack.guidance_report:
         for note in act.texts:
-            found = pack.guidance_report.search(note.text)
+            found = pack.guidance_report.search(note.text.replace("\n", " "))  # a report wraps its lines
             if found:
                 return f"\"{found}\" in {note.source}"
     return None
