@@ -80,6 +80,8 @@ def test_the_aspirated_volume_is_not_an_injected_one(client):
     ("Knee injections, methylprednisolone 40 mg each side. No complications.", "bilateral", ("J1040", 1)),
     ("Right knee injected with Kenalog-40, 2 mL, and 4 mL lidocaine. No complications.", None, ("J3301", 8)),
     ("Left knee: Depo-Medrol 80 mg/mL, 1 mL, with 3 mL lidocaine. No complications.", None, ("J1040", 1)),
+    ("L knee inj w/ methylpred 40 mg. No compl.", None, ("J1030", 1)),
+    ("Laterality: Bilateral\nMedication: Kenalog 40 mg per knee\nComplications: none", None, ("J3301", 8)),
 ])
 def test_spoken_and_per_side_doses(client, note, body_site, drug):
     ext = card_for(client, note, procedures=[_joint("Knee injection", body_site)], diagnoses=OA)
