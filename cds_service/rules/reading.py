@@ -301,8 +301,10 @@ def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts], pac
                  for p in procedures):
             heads.setdefault(m.start, _Segment(m.start, None, None, foreign=True))
     for m in sides:
-        # "Right: 800 mL" opens one side's account; "Images of both sides saved" is about every act
-        if m.start - m.sentence_start <= SIDE_LEAD and _kind(m)[1] != "bilateral":
+        # "Right: 800 mL" opens one side's account; "Images of both sides saved" is about every act; an
+        # indication ("Indication: right effusion") names the note's side, it opens no account
+        if (m.start - m.sentence_start <= SIDE_LEAD and _kind(m)[1] != "bilateral"
+                and m.section not in NOT_DONE_SECTIONS):
             heads.setdefault(m.sentence_start, _Segment(m.sentence_start, None, None))
     volumes = [m for m in mentions if _kind(m)[0] == "volume"]
     for m in sides:  # "R 1 L, L 700 mL": a side (not the sentence's first) followed by its volume heads a clause
@@ -346,10 +348,14 @@ def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts], pac
     wanted = len(acts) - len(foreign_acts) + min(len(foreign_acts), sum(s.foreign for s in segments))
     # A title before one segment per act ("Bilateral taps", "Right tap - two attempts.") is the
     # preamble: it names both sides, or it is one sentence naming the procedure followed by enough segments.
-    while len(segments) > wanted and not segments[0].foreign and (
-            (segments[0].side in (None, "bilateral") and all(s.side for s in segments[1:]))
-            or (segments[0].approach is not None
-                and all(m.sentence_start == segments[0].start for m in segments[0].mentions))):
+    # Another family's procedure named in such a title ("thoracentesis and paracentesis") opens no account when
+    # that family's acts have theirs later.
+    while len(segments) > wanted and (
+            (segments[0].foreign and sum(s.foreign for s in segments) > len(foreign_acts))
+            or not segments[0].foreign and (
+                (segments[0].side in (None, "bilateral") and all(s.side for s in segments[1:]))
+                or (segments[0].approach is not None
+                    and all(m.sentence_start == segments[0].start for m in segments[0].mentions)))):
         preamble.extend(segments.pop(0).mentions)
     # Merge neighbours that describe the same act (a procedure named again) while there are more segments
     # than acts; a dry tap and what follows it stay apart.
@@ -637,15 +643,23 @@ def _volume(note: NoteText, own: list[Mention]) -> TextEvidence | None:
     not_removed = [m for m in own if _kind(m)[0] == "not_removed"]
     volumes = [m for m in own if _kind(m)[0] == "volume"]
     best: tuple[float, Mention] | None = None
+    found: list[tuple[float, Mention]] = []
     for m in own:
         if _kind(m)[0] != "volume" or not m.asserted or _not_removed(m, not_removed, volumes, note.text):
             continue
         if m.section in NOT_DONE_SECTIONS | {"consent"}:
             continue
         value = volume_ml(m.text)
-        if value is not None and value > 0 and (best is None or value > best[0]):
-            best = (value, m)
+        if value is not None and value > 0:
+            found.append((value, m))
+            if best is None or value > best[0]:
+                best = (value, m)
     if best is None:
         return None
+    # "just under five liters (4.8 L)": the figure in digits beside a rounder one in words is the measure
+    exact = [(v, m) for v, m in found if m.sentence_start == best[1].sentence_start and any(c.isdigit() for c in m.text)
+             and abs(v - best[0]) <= 0.1 * best[0]]
+    if exact and not any(c.isdigit() for c in best[1].text):
+        best = max(exact, key=lambda vm: vm[0])
     value = best[0]
     return _evidence("volume", int(value) if value == int(value) else value, note, best[1])
