@@ -348,7 +348,7 @@ def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts], pac
     wanted = len(acts) - len(foreign_acts) + min(len(foreign_acts), sum(s.foreign for s in segments))
     # A title before one segment per act ("Bilateral taps", "Right tap - two attempts.") is the
     # preamble: it names both sides, or it is one sentence naming the procedure followed by enough segments.
-    # Another family's procedure named in such a title (a chest tap "and" an abdominal tap) opens no account when
+    # Another family's procedure named in such a title ("X and Y", Y of another family) opens no account when
     # that family's acts have theirs later.
     while len(segments) > wanted and (
             (segments[0].foreign and sum(s.foreign for s in segments) > len(foreign_acts))
