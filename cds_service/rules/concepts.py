@@ -12,6 +12,7 @@ regex a pack already had keeps its meaning, now read with sentences, sections an
 | guidance | guidance.claimed_text | - |
 | side, not_side | laterality.<side>.text, note_reading.not_side | right, left, bilateral |
 | not_fate | note_reading.not_fate (a dressing left in place) | - |
+| every_act | note_reading.every_act (its sentence is said of every act of a shared note) | - |
 | dry_tap | not_performed.reason_text | - |
 | gap | documentation[].satisfied_by.text | gap id |
 | volume, not_removed, complications | note_reading.volume, .volume_not_removed, .complications | - |
@@ -60,6 +61,7 @@ def pack_rules(pack: RulePack) -> list[ConceptRule]:
         found.append(("side", side, _sources(spec.text)))
     found.append(("not_side", "", reading.not_side))
     found.append(("not_fate", "", reading.not_fate))
+    found.append(("every_act", "", reading.every_act))
     found.append(("dry_tap", "", _sources(pack.not_performed_reason)))
     for gap in pack.documentation:
         # A gap answered by a note field reads its words as that field (so a volume of local anaesthetic,

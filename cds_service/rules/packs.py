@@ -134,6 +134,7 @@ class NoteReadingSpec:
     volume: tuple[str, ...] = ()
     volume_not_removed: tuple[str, ...] = ()
     complications: tuple[str, ...] = ()
+    every_act: tuple[str, ...] = ()  # said of every act of a shared note ("catheters removed")
     vocabulary: tuple[str, ...] = ()  # words notes misspell, read as these when one edit away
 
 
@@ -591,7 +592,8 @@ def load_pack(path: Path) -> RulePack:
 
 def _note_reading(path: Path, raw: dict, approach_ids: set[str]) -> NoteReadingSpec:
     lists = {}
-    for name in ("other_procedures", "not_side", "not_fate", "volume", "volume_not_removed", "complications"):
+    for name in ("other_procedures", "not_side", "not_fate", "volume", "volume_not_removed", "complications",
+                 "every_act"):
         _patterns(path, f"note_reading.{name}", raw.get(name))  # fails start-up on a bad regex
         lists[name] = tuple(raw.get(name, ()))
     procedures = {}

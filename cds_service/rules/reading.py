@@ -335,8 +335,9 @@ def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts], pac
     preamble = [m for m in mentions if m.start < segments[0].start]
     # A remark on both sides after the accounts ("US both sides, images saved", "Catheters removed both
     # sides") is said of every act.
-    both = {m.sentence_start for m in sides if _kind(m)[1] == "bilateral"} - {
-        m.sentence_start for m in sides if _kind(m)[1] != "bilateral"} - set(heads)
+    both = ({m.sentence_start for m in sides if _kind(m)[1] == "bilateral"} - {
+        m.sentence_start for m in sides if _kind(m)[1] != "bilateral"}
+        | {m.sentence_start for m in mentions if _kind(m)[0] == "every_act"}) - set(heads)
     common = [m for m in mentions if m.sentence_start in both and m.start >= segments[0].start]
     for m in mentions:
         if m.start >= segments[0].start and m.sentence_start not in both:
