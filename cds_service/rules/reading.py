@@ -294,12 +294,26 @@ def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts], pac
             breaks = list(CLAUSE_BREAK.finditer(text, first.end, m.start))
             if breaks:  # the clause opens at the last break before the name
                 heads.setdefault(breaks[-1].start(), _Segment(breaks[-1].start(), _kind(m)[1], None))
-    for m in foreign:  # another family's procedure opens its sentence, or its clause after one of ours
+    amounts = [m for m in mentions if _kind(m)[0] == "volume"]
+    for m in foreign:  # another family's procedure opens its sentence, or its clause beside one of ours
         if m.sentence_start not in heads:
             heads[m.sentence_start] = _Segment(m.sentence_start, None, None, foreign=True)
-        elif any(p.sentence_start == m.sentence_start and p.end <= m.start and CLAUSE_BREAK.search(text, p.end, m.start)
-                 for p in procedures):
-            heads.setdefault(m.start, _Segment(m.start, None, None, foreign=True))
+            continue
+        # a sentence giving each procedure its own amount ("tap 1.1 L and paracentesis 3.5 L"), not a title
+        if sum(v.sentence_start == m.sentence_start for v in amounts) < 2:
+            continue
+        ours = [p for p in procedures if p.sentence_start == m.sentence_start]
+        before = [p for p in ours if p.end <= m.start]
+        if before:
+            breaks = list(CLAUSE_BREAK.finditer(text, before[-1].end, m.start))
+            if breaks:
+                heads.setdefault(breaks[-1].start(), _Segment(breaks[-1].start(), None, None, foreign=True))
+        elif ours:  # "paracentesis 3 L and right thoracentesis 1 L": the sentence opens with theirs
+            breaks = list(CLAUSE_BREAK.finditer(text, m.end, ours[0].start))
+            if breaks:
+                segment = heads[m.sentence_start]
+                heads[breaks[-1].start()] = _Segment(breaks[-1].start(), segment.approach, None)
+                segment.approach, segment.foreign = None, True
     for m in sides:
         # "Right: 800 mL" opens one side's account; "Images of both sides saved" is about every act; an
         # indication ("Indication: right effusion") names the note's side, it opens no account
@@ -610,8 +624,8 @@ def _fill(reading: ActReading, note: NoteText, own: list[Mention], shared: list[
 
 # What separates two clauses of a sentence: a volume across one of these from an anaesthetic, a flush or an
 # oxygen flow is not that thing's volume ("5 mL of anaesthetic, then 1.2 L removed").
-CLAUSE_BREAK = re.compile(r";|\.\s|,\s*[a-z]|\b(?:then|and|after|afterwards|before|followed|subsequently|once|"
-                          r"until|but|while|when)\b", re.IGNORECASE)
+CLAUSE_BREAK = re.compile(r";|\.\s|,\s*[a-z]|->|→|\s[-–—]\s|\b(?:then|and|after|afterwards|before|followed|"
+                          r"subsequently|once|until|but|while|when)\b", re.IGNORECASE)
 
 
 def _not_removed(volume: Mention, others: list[Mention], volumes: list[Mention], text: str) -> bool:
