@@ -299,7 +299,7 @@ def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts], pac
         if m.sentence_start not in heads:
             heads[m.sentence_start] = _Segment(m.sentence_start, None, None, foreign=True)
             continue
-        # a sentence giving each procedure its own amount ("tap 1.1 L and paracentesis 3.5 L"), not a title
+        # a sentence giving each procedure its own amount ("one tap 1.1 L and the other 3.5 L"), not a title
         if sum(v.sentence_start == m.sentence_start for v in amounts) < 2:
             continue
         ours = [p for p in procedures if p.sentence_start == m.sentence_start]
@@ -308,7 +308,7 @@ def _attribute(mentions: list[Mention], act: ActFacts, acts: list[ActFacts], pac
             breaks = list(CLAUSE_BREAK.finditer(text, before[-1].end, m.start))
             if breaks:
                 heads.setdefault(breaks[-1].start(), _Segment(breaks[-1].start(), None, None, foreign=True))
-        elif ours:  # "paracentesis 3 L and right thoracentesis 1 L": the sentence opens with theirs
+        elif ours:  # the sentence opens with theirs ("theirs 3 L and our right one 1 L")
             breaks = list(CLAUSE_BREAK.finditer(text, m.end, ours[0].start))
             if breaks:
                 segment = heads[m.sentence_start]
