@@ -605,6 +605,8 @@ def _fill(reading: ActReading, note: NoteText, own: list[Mention], shared: list[
             reading.guidance = _evidence("guidance", True, note, claim)
     if reading.volume is None:
         reading.volume = _volume(note, own)
+        if reading.side is not None and reading.side.value == "bilateral" and reading.volume is not None:
+            reading.volume = _both_sides_volume(note, own, reading.volume)
     reading.note_volume = (reading.note_volume or reading.volume is not None or _volume(note, every) is not None
                            or _none_removed(every))
     if reading.dry_tap is None:
@@ -646,6 +648,28 @@ def _not_removed(volume: Mention, others: list[Mention], volumes: list[Mention],
         if volume.start > other.start and not any(start <= v.start and v.end <= end for v in volumes):
             return True
     return False
+
+
+def _both_sides_volume(note: NoteText, own: list[Mention], largest: TextEvidence) -> TextEvidence:
+    """One act on both sides whose note gives each side's volume ("R 600 mL, L 500 mL"): their sum, unless the
+    note states a total as large (the largest volume read)."""
+    sides = [m for m in own if _kind(m)[0] == "side" and _kind(m)[1] in ("right", "left")]
+    not_removed = [m for m in own if _kind(m)[0] == "not_removed"]
+    volumes = [m for m in own if _kind(m)[0] == "volume"]
+    per_side: dict[str, float] = {}
+    for v in volumes:
+        if not v.asserted or _not_removed(v, not_removed, volumes, note.text):
+            continue
+        value = volume_ml(v.text)
+        side = next((_kind(m)[1] for m in sides if m.sentence_start == v.sentence_start and (
+            0 <= v.start - m.end <= CLAUSE_GAP + 2 or 0 <= m.start - v.end <= CLAUSE_GAP + 2)), None)
+        if side and value:
+            per_side[side] = max(per_side.get(side, 0.0), value)
+    if len(per_side) < 2 or sum(per_side.values()) <= float(largest.value):
+        return largest
+    total = sum(per_side.values())
+    return TextEvidence("volume", int(total) if total == int(total) else total, largest.source, largest.quote,
+                        largest.start, largest.end)
 
 
 def _none_removed(mentions: list[Mention]) -> bool:
