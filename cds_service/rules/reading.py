@@ -630,6 +630,9 @@ CLAUSE_BREAK = re.compile(r";|\.\s|,\s*[a-z]|->|→|\s[-–—]\s|\b(?:then|and|
                           r"subsequently|once|until|but|while|when)\b", re.IGNORECASE)
 
 
+NOT_REMOVED_REACH = 30  # characters: "with local anaesthetic an 8 French catheter was placed, one liter" is not its
+
+
 def _not_removed(volume: Mention, others: list[Mention], volumes: list[Mention], text: str) -> bool:
     """The volume belongs to something not removed from the patient (local anaesthetic, saline, oxygen): a
     `not_removed` phrase in the same clause of its sentence; past a comma only the nearest volume after it
@@ -641,7 +644,7 @@ def _not_removed(volume: Mention, others: list[Mention], volumes: list[Mention],
         start, end = min(volume.end, other.end), max(volume.start, other.start)
         if start >= end:
             return True
-        if CLAUSE_BREAK.search(text, start, end):
+        if end - start > NOT_REMOVED_REACH or CLAUSE_BREAK.search(text, start, end):
             continue
         if "," not in text[start:end]:
             return True

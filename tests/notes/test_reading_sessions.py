@@ -122,3 +122,34 @@ def test_a_second_procedure_named_later_in_the_same_sentence_gets_that_clause(cl
     assert tap["volume"]["value"] == 50 and catheter["volume"]["value"] == 1200
     assert catheter["side"]["value"] == "right"
     assert [line for ext in found.values() for line in labels(ext)] == ["32550-RT"]
+
+
+@pytest.mark.parametrize("text, ml", [
+    ("Right thoracentesis, 1100 mL drained, catheter removed. No complications. Oxygen requirement improved to 2 L.",
+     1100),
+    ("Right thoracentesis. His oxygen needs rose from 1 to 3 liters this week. One liter drained, catheter removed. "
+     "No complications.", 1000),
+    ("Right thoracentesis: with local anaesthetic an eight french catheter was placed one liter removed catheter "
+     "removed no complications", 1000),
+])
+def test_oxygen_and_a_distant_anaesthetic_keep_their_litres_out_of_the_volume(client, text, ml):
+    assert evidence_by_field(card_for(client, text))["volume"]["value"] == ml
+
+
+def test_one_act_for_both_sides_totals_the_volumes_of_each_side(client):
+    ext = card_for(client, "Bilateral thoracenteses: right 700 mL, left 650 mL, both catheters removed. "
+                           "No complications.", procedures=[{"code": THORACENTESIS, "body_site": "bilateral"}])
+    assert evidence_by_field(ext)["volume"]["value"] == 1350
+
+
+def test_a_daily_output_is_no_volume_removed(client):
+    ext = card_for(client, "Right thoracentesis. The drain output was under 100 mL/day last week. Catheter removed. "
+                           "No complications.")
+    assert "volume" not in evidence_by_field(ext) and "fluid-volume" in ext["documentationGaps"]
+
+
+def test_images_of_the_scan_saved_claim_guidance(client):
+    ext = card_for(client, "I scanned the right posterior chest with a curvilinear probe. Images of the pocket and "
+                           "of the diaphragm were saved to the archive. Right thoracentesis, 900 mL, catheter "
+                           "removed. No complications.")
+    assert "guidance" in evidence_by_field(ext) and "saved-images" in ext["documentationGaps"]
