@@ -681,15 +681,24 @@ def _none_removed(mentions: list[Mention]) -> bool:
                and not volume_ml(m.text) for m in mentions)
 
 
+def _past_sentences(own: list[Mention]) -> set[int]:
+    """Sentences about an earlier procedure ("She had a left tap two weeks ago that yielded 2 L", "s/p R thora x2
+    (1.5 L)"): a procedure named only as past there, none as done."""
+    procedures = [m for m in own if _kind(m)[0] == "procedure"]
+    past = {m.sentence_start for m in procedures if m.historical}
+    return past - {m.sentence_start for m in procedures if _done(m)}
+
+
 def _volume(note: NoteText, own: list[Mention]) -> TextEvidence | None:
     not_removed = [m for m in own if _kind(m)[0] == "not_removed"]
     volumes = [m for m in own if _kind(m)[0] == "volume"]
+    past = _past_sentences(own)
     best: tuple[float, Mention] | None = None
     found: list[tuple[float, Mention]] = []
     for m in own:
         if _kind(m)[0] != "volume" or not m.asserted or _not_removed(m, not_removed, volumes, note.text):
             continue
-        if m.section in NOT_DONE_SECTIONS | {"consent"}:
+        if m.section in NOT_DONE_SECTIONS | {"consent"} or m.sentence_start in past:
             continue
         value = volume_ml(m.text)
         if value is not None and value > 0:
