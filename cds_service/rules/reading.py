@@ -215,6 +215,27 @@ def _done(mention: Mention) -> bool:
     return mention.affirmed and mention.section not in NOT_DONE_SECTIONS
 
 
+# A negation word said of the device itself: in its phrase or among the few words before it in its clause.
+NEGATION_NEAR = re.compile(r"\b(?:no|not|without|w/o|never|nor|none|neither)\b|n't\b", re.IGNORECASE)
+NEGATION_WORDS_BEFORE = 3
+
+
+def _done_fate(mention: Mention, text: str) -> bool:
+    """A device's fate said of this act. ConText's negation runs six tokens on, so "without ultrasound, 1 L,
+    catheter removed" or "no ultrasound 3 liter removed needle out" would negate the removal: a negated fate
+    counts unless a negation word is in its own phrase or among the few words before it in its clause."""
+    if _done(mention):
+        return True
+    if not mention.negated or mention.hypothetical or mention.historical or mention.family or mention.uncertain:
+        return False
+    if mention.section in NOT_DONE_SECTIONS:
+        return False
+    breaks = list(CLAUSE_BREAK.finditer(text, mention.sentence_start, mention.start))
+    clause = breaks[-1].end() if breaks else mention.sentence_start
+    before = text[clause:mention.start].split()[-NEGATION_WORDS_BEFORE:]
+    return not NEGATION_NEAR.search(" ".join(before)) and not NEGATION_NEAR.search(text, mention.start, mention.end)
+
+
 def _inside(inner: Mention, mentions: list[Mention], kinds: tuple[str, ...]) -> bool:
     return any(
         other is not inner and _kind(other)[0] in kinds and other.start <= inner.start and inner.end <= other.end
@@ -584,8 +605,11 @@ def _fill(reading: ActReading, note: NoteText, own: list[Mention], shared: list[
         if found:
             reading.side = _evidence("side", found[0], note, found[1])
     not_fate = [m for m in own if _kind(m)[0] == "not_fate"]
-    fates = [m for m in own if _kind(m)[0] in ("stayed", "removed") and _done(m)
+    fates = [m for m in own if _kind(m)[0] in ("stayed", "removed") and _done_fate(m, note.text)
              and not _inside(m, own, ("other",)) and not any(_overlap(m, o) for o in not_fate)]
+    # "the catheter was not left in place": the stay is part of a removal phrase
+    fates = [m for m in fates if _kind(m)[0] != "stayed" or not any(
+        _kind(o)[0] == "removed" and _overlap(m, o) for o in fates)]
     for m in fates:
         kind, approach = _kind(m)
         if kind == "stayed" and approach not in reading.stayed:

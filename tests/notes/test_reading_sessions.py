@@ -153,3 +153,25 @@ def test_images_of_the_scan_saved_claim_guidance(client):
                            "of the diaphragm were saved to the archive. Right thoracentesis, 900 mL, catheter "
                            "removed. No complications.")
     assert "guidance" in evidence_by_field(ext) and "saved-images" in ext["documentationGaps"]
+
+
+@pytest.mark.parametrize("text, fate", [
+    ("Right thoracentesis without ultrasound, 1 L, catheter removed. No complications.", "removed"),
+    ("right thoracentesis no ultrasound 1 liter removed needle out no complications", "removed"),
+    ("Right thoracentesis, 1 L drained, the catheter was not left in place, it was removed. No complications.",
+     "removed"),
+])
+def test_a_negation_of_something_else_does_not_negate_the_catheter_s_fate(client, text, fate):
+    assert evidence_by_field(card_for(client, text))["fate"]["value"] == fate
+
+
+def test_a_negated_stay_is_no_drain(client):
+    ext = card_for(client, "Right thoracentesis with an 8 Fr catheter, 1 L drained; no catheter was left in place. "
+                           "No complications.")
+    assert labels(ext) == ["32554-RT"]
+
+
+def test_a_volume_of_an_earlier_tap_is_not_this_one(client):
+    ext = card_for(client, "She had a left thoracentesis two weeks ago that yielded about 2 L. Today left "
+                           "thoracentesis: 1.5 L removed, catheter removed. No complications.")
+    assert evidence_by_field(ext)["volume"]["value"] == 1500
