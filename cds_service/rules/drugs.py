@@ -9,7 +9,7 @@ import re
 
 from ..evidence.facts import ActFacts, Evidence
 from ..text.checkboxes import unbox
-from ..text.quantities import _words_value  # number words ("forty"); the text package's own parser
+from ..text.quantities import words_value
 from .model import BILATERAL, DrugDose, Finding
 from .packs import DrugCode, DrugSpec, DrugTable, Patterns
 from .reading import NoteReadings
@@ -65,7 +65,7 @@ def _number(text: str) -> float | None:
     try:
         return float(text.replace(",", "."))
     except ValueError:
-        return _words_value([w for w in re.split(r"[\s-]+", text.lower()) if w and w != "and"])
+        return words_value([w for w in re.split(r"[\s-]+", text.lower()) if w and w != "and"])
 
 
 def _dose_in(drug: DrugSpec, text: str, per_side: Patterns | None = None) -> float | None | bool:

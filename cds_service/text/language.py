@@ -40,6 +40,10 @@ NOT_DONE_SECTIONS = frozenset({"indication", "history", "plan"})
 HYPOTHETICAL_SECTIONS = frozenset({"plan"})
 HISTORICAL_SECTIONS = frozenset({"history"})
 
+# Times in the past that close their clause ("injected with 40 mg about three months ago"): backward modifiers
+# over the whole modifier scope, not the two words before them.
+PAST_TIMES = ("last week", "last month", "last year", "days ago", "weeks ago", "months ago", "years ago")
+
 # ConText modifiers added to medspaCy's defaults: (literal, category, direction). Phrase-matched, lower case.
 CONTEXT: tuple[tuple[str, str, str], ...] = (
     *((w, "HYPOTHETICAL", "FORWARD") for w in (
@@ -58,9 +62,9 @@ CONTEXT: tuple[tuple[str, str, str], ...] = (
         "s/p", "status post", "previous", "previously", "prior", "history of", "h/o", "hx of", "has had",
         "already has", "already had", "already have", "still has")),
     *((w, "HISTORICAL", "BACKWARD") for w in (
-        "last week", "last month", "last year", "yesterday", "days ago", "weeks ago", "months ago",
-        "years ago", "in the past", "previously", "earlier this week", "earlier this month", "in the ed",
+        "yesterday", "in the past", "previously", "earlier this week", "earlier this month", "in the ed",
         "on admission", "at the outside hospital", "at an outside hospital")),
+    *((w, "HISTORICAL", "BACKWARD") for w in PAST_TIMES),
     *((w, "FAMILY", "FORWARD") for w in ("mother", "father", "sister", "brother", "family history of")),
     *((w, "NEGATED_EXISTENCE", "BACKWARD") for w in (
         "not used", "was not used", "were not used", "not performed", "was not performed", "not utilized",

@@ -25,7 +25,7 @@ from spacy.tokens import Doc, Span
 
 from .checkboxes import unbox
 from .gates import START_CHARS, Gate, Gates, gates
-from .language import CONTEXT, HISTORICAL_SECTIONS, HYPOTHETICAL_SECTIONS, SECTIONS
+from .language import CONTEXT, HISTORICAL_SECTIONS, HYPOTHETICAL_SECTIONS, PAST_TIMES, SECTIONS
 from .quiet import silence_libraries
 from .sections import KEY as SECTIONS_KEY  # also registers clinical_sections
 from .spelling import Speller
@@ -36,6 +36,7 @@ WORDS = re.compile(r"\w+")
 LABELS = "concept_labels"  # doc.user_data key: (first token, end token) -> the concept labels of that span
 CONTEXT_SCOPE = 6
 BACKWARD_SCOPE = 2  # "ultrasound was not used": a trailing modifier is about the words just before it
+# ...but a time in the past closes its clause: "the joint was injected with 40 mg about three months ago".
 
 
 @dataclass(frozen=True)
@@ -244,7 +245,7 @@ def _field_sections(doc: Doc) -> list[tuple[int, str | None]]:
     found: list[tuple[int, str | None]] = []
     text = text_of(doc)
     for section in doc.user_data[SECTIONS_KEY]:
-        found.append((section.body_start, section.category))
+        found.append((section.title_start, section.category))  # a heading's words are in its section
         if section.category is None or section.body_end <= section.body_start:
             continue
         title_end = doc[section.title_end - 1].idx + len(doc[section.title_end - 1].text)
@@ -298,7 +299,8 @@ def _pipeline(rules: tuple[ConceptRule, ...]):
         "rules": None, "input_span_type": "group", "span_group_name": GROUP, "span_attrs": None})
     # Scope: the sentence, and at most CONTEXT_SCOPE tokens of it (dictation runs clauses into one sentence).
     context.add([ConTextRule(literal, category, direction=direction,
-                             max_scope=BACKWARD_SCOPE if direction == "BACKWARD" else CONTEXT_SCOPE)
+                             max_scope=BACKWARD_SCOPE if direction == "BACKWARD" and literal not in PAST_TIMES
+                             else CONTEXT_SCOPE)
                  for literal, category, direction in CONTEXT])
     # Headings as phrases at a line start (a phrase matcher): medspaCy's regex rules rebuild the document text
     # for every rule (about 0.3 ms each for 2 KB) and token patterns cost more still.

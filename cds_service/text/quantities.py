@@ -22,7 +22,8 @@ _WORDS = re.compile(rf"(?P<w>(?:(?:{'|'.join(SMALL)}|{'|'.join(SCALES)}|and|poin
                     rf"(?P<u>{_UNIT})\b(?P<half>\s+and a half)?", re.IGNORECASE)
 
 
-def _words_value(words: list[str]) -> float | None:
+def words_value(words: list[str]) -> float | None:
+    """The number a list of number words says ("forty", "one point two", "eight fifty"), or None."""
     total, current, fraction, decimals, seen = 0.0, 0.0, 0.0, None, False
     previous = None
     for word in words:
@@ -74,7 +75,7 @@ def volume_ml(text: str) -> float | None:
             words = words[:-2] + ["half"]
         if words[:2] == ["half", "a"] or words[:2] == ["half", "an"]:  # "half a liter"
             words = ["half"] + words[2:]
-        value = _words_value(words)
+        value = words_value(words)
         if value is None:
             return None
         if found.group("half"):

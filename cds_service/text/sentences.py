@@ -16,6 +16,12 @@ from spacy.tokens import Doc
 ENDS = {".", "!", "?", ";"}
 ABBREVIATIONS = {"dr", "mr", "mrs", "ms", "approx", "vs", "e.g", "i.e", "no", "pt", "st", "fr", "inc", "est"}
 BULLETS = {"-", "*", "•", "+", "#", ">"}
+# Speech recognition writes a dictated stop as the word "period" ("...would not store period the steroid was
+# then injected"); the word after it starts a sentence, unless "period" is the noun: after one of these words,
+# or before "of".
+PERIOD_NOUN_AFTER = {"a", "an", "the", "this", "that", "each", "same", "short", "brief", "whole", "entire",
+                     "observation", "recovery", "procedure", "waiting", "monitoring", "time", "refractory", "trial",
+                     "follow", "up", "grace", "washout", "dwell", "clamp", "clamping", "postprocedure", "postoperative"}
 
 
 def _newlines(text: str) -> int:
@@ -42,6 +48,9 @@ def clinical_sentences(doc: Doc) -> Doc:
             ended = _last_word(doc, i)
             first = token.text[:1]
             start = breaks >= 2 or ended in ENDS or ended == ":" or not first.islower() or token.text in BULLETS
+        elif previous.lower_ == "period" and previous.whitespace_ and i >= 2 and doc[i - 2].is_alpha \
+                and doc[i - 2].lower_ not in PERIOD_NOUN_AFTER and token.is_alpha and token.lower_ != "of":
+            start = True
         elif previous.text[-1:] in ENDS and previous.whitespace_:
             # "mL." or "L." can be one token: the period still ends the sentence unless it ends an abbreviation.
             word = (previous.text[:-1] if len(previous.text) > 1 else (doc[i - 2].text if i >= 2 else "")).lower()
