@@ -220,10 +220,11 @@ NEGATION_NEAR = re.compile(r"\b(?:no|not|without|w/o|never|nor|none|neither)\b|n
 NEGATION_WORDS_BEFORE = 3
 
 
-def _done_fate(mention: Mention, text: str) -> bool:
-    """A device's fate said of this act. ConText's negation runs six tokens on, so "without ultrasound, 1 L,
-    catheter removed" or "no ultrasound 3 liter removed needle out" would negate the removal: a negated fate
-    counts unless a negation word is in its own phrase or among the few words before it in its clause."""
+def _done_here(mention: Mention, text: str) -> bool:
+    """A device placed, or its fate, said of this act. ConText's negation runs six tokens on, so "without
+    ultrasound, 1 L, catheter removed" or "No US. cathter placed" (one sentence) would negate it: a negated
+    device mention counts unless a negation word is in its own phrase or among the few words before it in its
+    clause."""
     if _done(mention):
         return True
     if not mention.negated or mention.hypothetical or mention.historical or mention.family or mention.uncertain:
@@ -605,8 +606,12 @@ def _fill(reading: ActReading, note: NoteText, own: list[Mention], shared: list[
         if found:
             reading.side = _evidence("side", found[0], note, found[1])
     not_fate = [m for m in own if _kind(m)[0] == "not_fate"]
-    fates = [m for m in own if _kind(m)[0] in ("stayed", "removed") and _done_fate(m, note.text)
+    fates = [m for m in own if _kind(m)[0] in ("stayed", "removed") and _done_here(m, note.text)
              and not _inside(m, own, ("other",)) and not any(_overlap(m, o) for o in not_fate)]
+    if any(_kind(m)[0] == "other" and _done(m) for m in own) and not any(
+            _kind(m)[0] == "device" and _done_here(m, note.text) for m in own):
+        # through an existing tube, nothing placed: "tube returned to suction" is that tube's, not this act's
+        fates = [m for m in fates if _kind(m)[0] != "stayed"]
     # "the catheter was not left in place": the stay is part of a removal phrase
     fates = [m for m in fates if _kind(m)[0] != "stayed" or not any(
         _kind(o)[0] == "removed" and _overlap(m, o) for o in fates)]
@@ -620,7 +625,7 @@ def _fill(reading: ActReading, note: NoteText, own: list[Mention], shared: list[
         reading.fate = _evidence("fate", "stayed" if kind == "stayed" else "removed", note, last)
         reading.fate_approach = approach if kind == "stayed" else None
     if reading.device is None:
-        device = next((m for m in own if _kind(m)[0] == "device" and _done(m)), None)
+        device = next((m for m in own if _kind(m)[0] == "device" and _done_here(m, note.text)), None)
         if device is not None:
             reading.device = _evidence("device", True, note, device)
     if reading.guidance is None:

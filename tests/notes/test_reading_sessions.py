@@ -175,3 +175,24 @@ def test_a_volume_of_an_earlier_tap_is_not_this_one(client):
     ext = card_for(client, "She had a left thoracentesis two weeks ago that yielded about 2 L. Today left "
                            "thoracentesis: 1.5 L removed, catheter removed. No complications.")
     assert evidence_by_field(ext)["volume"]["value"] == 1500
+
+
+def test_a_no_answer_after_the_guidance_field_name_is_no_claim(client):
+    ext = card_for(client, "Thoracentesis procedure\nSide: Left\nUS guidance used: No (landmarks)\n2 L removed; "
+                           "catheter withdrawn\nComplications: none")
+    assert "guidance" not in evidence_by_field(ext) and labels(ext) == ["32554-LT"]
+
+
+@pytest.mark.parametrize("text", [
+    "Thoracentesis of the right chest. No US. catheter placed, 650 ml drained, bandaid on. No complications.",
+    "we did a right thoracentesis we put in the catheter and drained 1 liter there were no complications",
+])
+def test_a_catheter_placed_with_its_fate_unstated_is_a_gap_despite_a_nearby_negation(client, text):
+    assert "catheter-disposition" in card_for(client, text)["documentationGaps"]
+
+
+def test_an_instillation_through_an_existing_tube_has_no_fate_of_its_own(client):
+    ext = card_for(client, "Intrapleural fibrinolytic therapy via existing right chest tube: alteplase 10 mg, dwell 1 "
+                           "hour, then tube returned to suction. Complications: none.",
+                   procedures=[{"code": {"text": "Intrapleural tPA instillation"}}])
+    assert "fate" not in evidence_by_field(ext)
