@@ -50,7 +50,9 @@ def recognise(book: RuleBook, act: ActFacts, readings: NoteReadings | None = Non
         return found
     if found is not None:
         reading = readings.reading(act, found.pack)
-        return None if reading.other_first else found
+        # the note names another procedure first, unless it also names the one the code says (an instillation
+        # "through the existing tube")
+        return None if reading.other_first and reading.procedure != found.approach.id else found
     for pack in book.packs:
         if act.code_text and pack.other_procedures.search(act.code_text):
             return None  # the EHR names a procedure the pack does not code (a tube removal)
