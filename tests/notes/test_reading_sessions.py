@@ -196,3 +196,11 @@ def test_an_instillation_through_an_existing_tube_has_no_fate_of_its_own(client)
                            "hour, then tube returned to suction. Complications: none.",
                    procedures=[{"code": {"text": "Intrapleural tPA instillation"}}])
     assert "fate" not in evidence_by_field(ext)
+
+
+def test_an_instillation_named_after_the_tube_it_goes_through_is_still_coded(client):
+    text = ("intrapleural therapy day two through the existing left pigtail catheter period alteplase ten milligrams "
+            "and dornase five milligrams were instilled and the tube was clamped for one hour then opened back to "
+            "suction period patient tolerated it without complications period")
+    ext = card_for(client, text, procedures=[{"code": {"text": "Intrapleural tPA/DNase"}}])
+    assert labels(ext) == ["32562-LT"]
