@@ -204,3 +204,9 @@ def test_an_instillation_named_after_the_tube_it_goes_through_is_still_coded(cli
             "suction period patient tolerated it without complications period")
     ext = card_for(client, text, procedures=[{"code": {"text": "Intrapleural tPA/DNase"}}])
     assert labels(ext) == ["32562-LT"]
+
+
+def test_a_threshold_is_no_volume_removed(client):
+    ext = card_for(client, "Right thoracentesis. Catheter output under 50 mL on the last drainages. Catheter removed. "
+                           "No complications.")
+    assert "volume" not in evidence_by_field(ext)
