@@ -84,5 +84,5 @@ CONTEXT: tuple[tuple[str, str, str], ...] = (
         "no catheter left", "no drain left", "no tube left", "no device left", "no hardware left")),
     *((w, "TERMINATE", "TERMINATE") for w in (
         "but", "however", "then", "and then", "which", "after which", "afterwards", "subsequently", "although",
-        "so", "patient", "pt", "we", "then we", ";")),
+        "so", "patient", "pt", "we", "then we", ";", ",")),
 )

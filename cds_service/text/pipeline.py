@@ -298,9 +298,7 @@ def _pipeline(rules: tuple[ConceptRule, ...]):
     context = nlp.add_pipe("medspacy_context", config={
         "rules": None, "input_span_type": "group", "span_group_name": GROUP, "span_attrs": None})
     # Scope: the sentence, and at most CONTEXT_SCOPE tokens of it (dictation runs clauses into one sentence).
-    context.add([ConTextRule(literal, category, direction=direction,
-                             max_scope=BACKWARD_SCOPE if direction == "BACKWARD" and literal not in PAST_TIMES
-                             else CONTEXT_SCOPE)
+    context.add([ConTextRule(literal, category, direction=direction, max_scope=_scope(literal, direction))
                  for literal, category, direction in CONTEXT])
     # Headings as phrases at a line start (a phrase matcher): medspaCy's regex rules rebuild the document text
     # for every rule (about 0.3 ms each for 2 KB) and token patterns cost more still.
@@ -308,6 +306,15 @@ def _pipeline(rules: tuple[ConceptRule, ...]):
         SectionRule(heading, category) for category, phrases in SECTIONS for phrase in phrases
         for heading in (f"{phrase}:", f"[{phrase}]", f"{phrase} -")])
     return nlp
+
+
+def _scope(literal: str, direction: str) -> int:
+    if direction == "TERMINATE":
+        # A terminator ends a modifier's scope only when ConText finds the two scopes overlapping, and its
+        # overlap test misses a scope inside the other: the terminator's own must be small ("no imaging; catheter
+        # left in place": with the sentence as its scope, the negation ran on to the catheter).
+        return 1
+    return BACKWARD_SCOPE if direction == "BACKWARD" and literal not in PAST_TIMES else CONTEXT_SCOPE
 
 
 @Language.factory("concept_matcher")

@@ -138,3 +138,20 @@ def test_sections_are_those_medspacys_sectionizer_draws():
     assert [tuple(s) for s in drawn] == expected
     assert [s.category for s in drawn] == [None, "indication", "procedure", "plan", "complications"]
     assert not re.search("inline", " ".join(str(s) for s in drawn))
+
+
+@pytest.mark.parametrize("text", [
+    "Right thoracentesis. No imaging; catheter left in place to a drainage bag.",
+    "Right thoracentesis. No imaging, catheter left in place to a drainage bag.",
+    "Right thoracentesis without ultrasound but the catheter was left in place to a drainage bag.",
+])
+def test_a_negation_stops_at_a_terminator(text):
+    """ConText ends a scope at a terminator only if it sees the two scopes overlap; its test misses a scope that
+    holds the other, so a terminator's own scope is kept small (with the sentence as its scope, the negation of
+    the imaging ran on to the catheter)."""
+    from cds_service.coding import build_coder
+    from cds_service.config import Settings
+
+    reader = build_coder(Settings()).book.reader
+    stayed = [m for m in reader.read(text) if "|stayed|" in m.label]
+    assert stayed and all(not m.negated for m in stayed), stayed
