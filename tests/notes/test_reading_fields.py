@@ -56,7 +56,7 @@ def test_volumes_of_one_act_on_both_sides_add_up_and_digits_beat_a_rounder_figur
     assert evidence_by_field(ext)["volume"]["value"] == 4800
 
 
-def test_an_earlier_procedures_volume_and_a_threshold_are_not_this_volume(client):
+def test_an_earlier_procedures_volume_is_not_this_volume(client):
     ext = card_for(client, "She had a right thoracentesis two weeks ago that yielded about 2 L. Today right "
                            "thoracentesis without imaging, 1.5 liters removed, catheter removed. No complications.")
     assert evidence_by_field(ext)["volume"]["value"] == 1500

@@ -171,12 +171,6 @@ def test_a_negated_stay_is_no_drain(client):
     assert labels(ext) == ["32554-RT"]
 
 
-def test_a_volume_of_an_earlier_tap_is_not_this_one(client):
-    ext = card_for(client, "She had a left thoracentesis two weeks ago that yielded about 2 L. Today left "
-                           "thoracentesis: 1.5 L removed, catheter removed. No complications.")
-    assert evidence_by_field(ext)["volume"]["value"] == 1500
-
-
 def test_a_no_answer_after_the_guidance_field_name_is_no_claim(client):
     ext = card_for(client, "Thoracentesis procedure\nSide: Left\nUS guidance used: No (landmarks)\n2 L removed; "
                            "catheter withdrawn\nComplications: none")
