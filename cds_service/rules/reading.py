@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..evidence.facts import ActFacts, Evidence
 from ..evidence.notes import NoteText
 from ..text.language import NOT_DONE_SECTIONS, SEGMENT_CUE
 from ..text.pipeline import Mention, TextReader
-from ..text.quantities import volume_ml
+from ..text.quantities import volume_ml as _volume_ml
 from .concepts import label, parse_label
 from .packs import RulePack
 
@@ -28,6 +28,19 @@ from .packs import RulePack
 # "first", "second attempt").
 NUMBERED_CUE = re.compile(r"[\W_]*(?:attempt|pass|try|site|puncture|stick)\s*(?:#|no\.?)?\s*\d\b", re.IGNORECASE)
 QUOTE_LIMIT = 200
+# "1,5 l", "0,8 litres": a comma before one or two digits is a decimal comma (a thousands comma has three).
+DECIMAL_COMMA = re.compile(r"\b(\d+),(\d{1,2})(?!\d)")
+# A correction appended to the note ("Addendum: ... should read LEFT"): what it says of the side wins.
+ADDENDUM = re.compile(r"^[ \t\W]*(?:addendum|late entry|correction|amendment|corrected entry)\b",
+                      re.IGNORECASE | re.MULTILINE)
+# A discharge summary's narrative of the stay ("Hospital course: ... a right thoracentesis was performed"): the
+# acts of this encounter, though its heading is read as history; only a past cue in the sentence makes one past.
+COURSE = re.compile(r"^[ \t]*(?:hospital|clinical|inpatient|ward|icu|ed) course\b[^\n:]{0,20}:",
+                    re.IGNORECASE | re.MULTILINE)
+HEADING = re.compile(r"^[ \t]*\[?[A-Za-z][\w /&-]{1,40}\]?[ \t]*:", re.MULTILINE)
+PAST_CUE = re.compile(r"\b(?:ago|previous(?:ly)?|s/p|status post|history of|h/o|last (?:week|month|year)|in (?:"
+                      r"january|february|march|april|may|june|july|august|september|october|november|december))\b",
+                      re.IGNORECASE)
 LOW_WEIGHT_SECTIONS = frozenset({"findings", "post-procedure", "impression", "complications"})
 SIDE_LEAD = 12  # a side this close to a sentence's start heads it ("Right: 800 mL", "- L side")
 CLAUSE_GAP = 4  # characters between a side and the volume it heads ("R 1 L")
@@ -96,6 +109,34 @@ class ActReading:
         return [item for item in items if item is not None]
 
 
+def volume_ml(text: str) -> float | None:
+    """The volume stated in `text` in mL, a decimal comma read as a decimal point."""
+    return _volume_ml(DECIMAL_COMMA.sub(r"\1.\2", text))
+
+
+def _course_spans(text: str) -> list[tuple[int, int]]:
+    """The stretches of the text under a hospital-course heading (to the next heading)."""
+    spans = []
+    for found in COURSE.finditer(text):
+        following = HEADING.search(text, found.end())
+        spans.append((found.end(), following.start() if following else len(text)))
+    return spans
+
+
+def _in_course(mentions: list[Mention], text: str) -> list[Mention]:
+    """Mentions in a hospital course are of the stay's acts: not history unless their sentence says past."""
+    spans = _course_spans(text)
+    if not spans:
+        return mentions
+    out = []
+    for m in mentions:
+        if m.section == "history" and any(a <= m.start < b for a, b in spans):
+            past = bool(PAST_CUE.search(text, m.sentence_start, m.sentence_end))
+            m = replace(m, section="procedure", historical=past)
+        out.append(m)
+    return out
+
+
 def _quote(text: str, mention: Mention) -> tuple[str, int, int]:
     start, end = mention.sentence_start, mention.sentence_end
     while start < end and text[start] in " \t\r\n-*•#>[":
@@ -144,7 +185,7 @@ class NoteReadings:
                 problem = f"{note.source}: only the first {READ_LIMIT_CHARS // 1024} KB of its text were read"
                 if problem not in self.evidence.problems:
                     self.evidence.problems.append(problem)
-            self._mentions[key] = self.reader.read(text, only=pack.id + "|")
+            self._mentions[key] = _in_course(self.reader.read(text, only=pack.id + "|"), text)
         return self._mentions[key]
 
     def only_unaffirmed(self, note: NoteText, pack: RulePack, kind: str, detail: str,
@@ -550,11 +591,16 @@ def _evidence(field_name: str, value, note: NoteText, mention: Mention) -> TextE
     return TextEvidence(field_name, value, note.source, quote, start, end)
 
 
-def _side_of(own: list[Mention], shared: list[Mention], order: dict[str, int]) -> tuple[str, Mention] | None:
+def _side_of(own: list[Mention], shared: list[Mention], order: dict[str, int],
+             text: str = "") -> tuple[str, Mention] | None:
     """The side the act's sentences give most weight: a side in a sentence naming the procedure weighs most,
     one in findings or after the procedure least (it may be the other lung); the act's own segment always
     outweighs text it shares with other acts. Both sides named in the procedure's sentences, or "bilateral"
     there, is bilateral."""
+    addendum = ADDENDUM.search(text)
+    if addendum and any(m.start >= addendum.start() for m in _sides(own)):
+        # the side as corrected: the sides said before the addendum are not weighed
+        own = [m for m in own if m.start >= addendum.start() or _kind(m)[0] != "side"]
     procedures = _procedures(own + shared, order)
     procedure_sentences = {m.sentence_start for m in procedures}
     scores: dict[str, float] = {}
@@ -602,7 +648,7 @@ def _fill(reading: ActReading, note: NoteText, own: list[Mention], shared: list[
         if other is not None:
             reading.other = _evidence("procedure", "other", note, other)
     if reading.side is None:
-        found = _side_of(own, shared, _order(pack))
+        found = _side_of(own, shared, _order(pack), note.text)
         if found:
             reading.side = _evidence("side", found[0], note, found[1])
     not_fate = [m for m in own if _kind(m)[0] == "not_fate"]
