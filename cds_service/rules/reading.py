@@ -33,7 +33,7 @@ DECIMAL_COMMA = re.compile(r"\b(\d+),(\d{1,2})(?!\d)")
 # A correction appended to the note ("Addendum: ... should read LEFT"): what it says of the side wins.
 ADDENDUM = re.compile(r"^[ \t\W]*(?:addendum|late entry|correction|amendment|corrected entry)\b",
                       re.IGNORECASE | re.MULTILINE)
-# A discharge summary's narrative of the stay ("Hospital course: ... a right thoracentesis was performed"): the
+# A discharge summary's narrative of the stay ("Hospital course: ... on day 2 the right-sided procedure was done"): the
 # acts of this encounter, though its heading is read as history; only a past cue in the sentence makes one past.
 COURSE = re.compile(r"^[ \t]*(?:hospital|clinical|inpatient|ward|icu|ed) course\b[^\n:]{0,20}:",
                     re.IGNORECASE | re.MULTILINE)
