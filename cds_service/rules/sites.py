@@ -162,7 +162,7 @@ def sites_of(pack: RulePack, act: ActFacts, act_side: str | None,
         done = _unique([n for n in _note_sites(pack, act, readings) if not _incomplete(n)])
         if note_side in (RIGHT, LEFT):
             # the side the procedure's own phrase gives: the other side's joint named in the exam or history
-            # ("Right knee: small effusion") is not a second site
+            # ("Right: small effusion") is not a second site
             done = [n for n in done if n.side in (note_side, BILATERAL)]
         if len(choices) == 1 and len(done) > 1 and all(n.site.id == choices[0].site.id for n in done):
             return done
