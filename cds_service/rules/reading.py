@@ -30,6 +30,7 @@ NUMBERED_CUE = re.compile(r"[\W_]*(?:attempt|pass|try|site|puncture|stick)\s*(?:
 QUOTE_LIMIT = 200
 # "1,5 l", "0,8 litres": a comma before one or two digits is a decimal comma (a thousands comma has three).
 DECIMAL_COMMA = re.compile(r"\b(\d+),(\d{1,2})(?!\d)")
+LABEL_UNIT = re.compile(r"\((?P<u>ml|cc|l|liters?|litres?)\)\s*[:|=]?\s*(?P<n>\d+(?:\.\d+)?)\b", re.IGNORECASE)
 # A correction appended to the note ("Addendum: ... should read LEFT"): what it says of the side wins.
 ADDENDUM = re.compile(r"^[ \t\W]*(?:addendum|late entry|correction|amendment|corrected entry)\b",
                       re.IGNORECASE | re.MULTILINE)
@@ -110,8 +111,10 @@ class ActReading:
 
 
 def volume_ml(text: str) -> float | None:
-    """The volume stated in `text` in mL, a decimal comma read as a decimal point."""
-    return _volume_ml(DECIMAL_COMMA.sub(r"\1.\2", text))
+    """The volume stated in `text` in mL, a decimal comma read as a decimal point, a unit in the field's label
+    ("Volume removed (mL): 1100") read after the number."""
+    text = LABEL_UNIT.sub(r"\g<n> \g<u>", DECIMAL_COMMA.sub(r"\1.\2", text))
+    return _volume_ml(text)
 
 
 def _course_spans(text: str) -> list[tuple[int, int]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tests.coding.helpers import labels
 
-from .kit import card_for, evidence_by_field
+from .kit import DRAIN, card_for, evidence_by_field
 
 PARACENTESIS = {"system": "http://snomed.info/sct", "code": "89305009", "display": "Abdominal paracentesis"}
 
@@ -48,3 +48,26 @@ def test_a_paracentesis_given_up_for_want_of_a_safe_window_bills_the_scan(client
     ext = card_for(client, text, procedures=[{"code": PARACENTESIS, "status": "not-done"}], diagnoses=("R18.8",),
                    imaging=[{"modality": "US", "instances": 2, "procedure": 0}])
     assert labels(ext) == ["76705"]  # in an office: the whole scan (in a facility, -26)
+
+
+def test_abbreviated_complication_statements_and_removals(client):
+    for text in ("Para LLQ, landmark. 3.5L. Caths out. NCx.",
+                 "Para LLQ, landmark. 3.5L. Cath rmvd. Nil cx."):
+        ext = card_for(client, text, procedures=[{"code": PARACENTESIS}], diagnoses=("R18.8",))
+        assert "complications" not in ext.get("documentationGaps", [])
+        found = evidence_by_field(ext)
+        assert found["complications"]["value"] is True and found["fate"]["value"] == "removed"
+
+
+def test_a_volume_whose_unit_is_in_the_field_label(client):
+    text = ("Thoracentesis\nSide | Left\nGuidance | none\nCatheter | removed at the end\n"
+            "Volume drained (mL) | 750\nComplications | none")
+    ext = card_for(client, text)
+    assert labels(ext) == ["32554-LT"] and "fluid-volume" not in ext.get("documentationGaps", [])
+    assert evidence_by_field(ext)["volume"]["value"] == 750
+
+
+def test_an_intercostal_catheter_on_an_underwater_seal_stays(client):
+    ext = card_for(client, "R ICC 14Fr, landmark, no US. Stitched, on UWSD. 600 mL out. Nil cx. ICC in situ.",
+                   procedures=[{"code": DRAIN}])
+    assert labels(ext) == ["32556-RT"] and evidence_by_field(ext)["fate"]["value"] == "stayed"
