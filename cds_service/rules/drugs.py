@@ -147,7 +147,7 @@ def drug_doses(table: DrugTable, act: ActFacts, evidence: Evidence, finding: Fin
                 continue
             # ConText: a drug the note names only as negated, planned or past was not given here.
             if note is not None and readings is not None and readings.only_unaffirmed(
-                    note, finding.pack, "drug", drug.id):
+                    note, finding.pack, "drug", drug.id, negation_near=True):
                 continue
             dose = _dose_in(drug, text, table.per_side_text if bilateral else None)
             if dose is False:

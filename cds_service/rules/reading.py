@@ -192,12 +192,14 @@ class NoteReadings:
         return self._mentions[key]
 
     def only_unaffirmed(self, note: NoteText, pack: RulePack, kind: str, detail: str,
-                        span: tuple[int, int] | None = None) -> bool:
-        """The concept is named in the note (within `span`), but only negated, planned, past or doubted."""
+                        span: tuple[int, int] | None = None, negation_near: bool = False) -> bool:
+        """The concept is named in the note (within `span`), but only negated, planned, past or doubted. With
+        `negation_near`, a negation counts only in the mention's own clause ("without aspirate and a mixture of
+        <drug>" gave the drug)."""
         wanted = label(pack, kind, detail)
         found = [m for m in self.mentions(note, pack) if m.label == wanted
                  and (span is None or span[0] <= m.start < span[1])]
-        return bool(found) and not any(m.affirmed for m in found)
+        return bool(found) and not any(m.affirmed or (negation_near and _done_here(m, note.text)) for m in found)
 
     def reading(self, act: ActFacts, pack: RulePack) -> ActReading:
         key = (act.key, pack.id)

@@ -150,7 +150,7 @@ def sites_of(pack: RulePack, act: ActFacts, act_side: str | None,
     if not choices and act.code_text:
         choices = text_sites(pack, act.code_text, f"the code text of {act.key}")
     if not choices:
-        choices = _note_sites(pack, act, readings)
+        choices = _on_side(_note_sites(pack, act, readings), note_side)
     choices = _unique(choices)
     if act_side is not None and len(choices) == 1 and choices[0].side is None:
         # a side recorded apart from the site (a laterality qualifier in another bodySite entry, the note)
@@ -160,10 +160,7 @@ def sites_of(pack: RulePack, act: ActFacts, act_side: str | None,
         # A coded site the note's action sentences name several times, each complete ("the 2nd and 3rd MTP
         # injected"): those are the sites; else the side and digit any sentence gives that site.
         done = _unique([n for n in _note_sites(pack, act, readings) if not _incomplete(n)])
-        if note_side in (RIGHT, LEFT):
-            # the side the procedure's own phrase gives: the other side's joint named in the exam or history
-            # ("Right: small effusion") is not a second site
-            done = [n for n in done if n.side in (note_side, BILATERAL)]
+        done = _on_side(done, note_side)
         if len(choices) == 1 and len(done) > 1 and all(n.site.id == choices[0].site.id for n in done):
             return done
         named = _note_sites(pack, act, readings, acted=False)  # the site is known: any sentence naming it
@@ -172,6 +169,15 @@ def sites_of(pack: RulePack, act: ActFacts, act_side: str | None,
         only = choices[0]
         choices = [SiteChoice(only.site, note_side, only.digit, only.why)]
     return choices
+
+
+def _on_side(choices: list[SiteChoice], note_side: str | None) -> list[SiteChoice]:
+    """With one side read from the procedure's own phrase, the sites on that side (or sideless): the other
+    side's joint named in the exam or history ("Right: small effusion") is not a second site."""
+    if note_side not in (RIGHT, LEFT):
+        return choices
+    kept = [c for c in choices if c.side in (note_side, BILATERAL, None)]
+    return kept or choices
 
 
 def _incomplete(choice: SiteChoice) -> bool:

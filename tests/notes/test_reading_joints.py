@@ -82,11 +82,34 @@ def test_the_aspirated_volume_is_not_an_injected_one(client):
     ("Left knee: Depo-Medrol 80 mg/mL, 1 mL, with 3 mL lidocaine. No complications.", None, ("J1040", 1)),
     ("L knee inj w/ methylpred 40 mg. No compl.", None, ("J1030", 1)),
     ("Laterality: Bilateral\nMedication: Kenalog 40 mg per knee\nComplications: none", None, ("J3301", 8)),
+    # a dose restated in mL before the per-side words; a drug name wrapped over two lines
+    ("Both knees: Celestone 6 mg = 1 mL into each knee. No complications.", "bilateral", ("J0702", 2)),
+    ("Right knee: a mix of methylprednisolone\n  acetate 80 mg and 3 mL lignocaine injected. Complications: nil.",
+     None, ("J1040", 1)),
+    # a negation of another thing earlier in the clause does not negate the drug
+    ("Left knee entered without aspirate and Kenalog 40 mg injected. No complications.", None, ("J3301", 4)),
 ])
 def test_spoken_and_per_side_doses(client, note, body_site, drug):
     ext = card_for(client, note, procedures=[_joint("Knee injection", body_site)], diagnoses=OA)
     line = next(line for line in ext["lines"] if line["code"].startswith("J"))
     assert (line["code"], line["units"]) == drug
+
+
+def test_a_drug_the_note_negates_is_no_line(client):
+    note = "Right knee aspirated, 30 mL of clear fluid. No Kenalog given today. No complications."
+    ext = card_for(client, note, procedures=[_joint("Knee aspiration")], diagnoses=OA)
+    assert labels(ext) == ["20610-RT"]
+
+
+@pytest.mark.parametrize("note, lines", [
+    ("Exam: Right knee: effusion. Left knee: trace fluid.\nProcedure: right knee aspiration, 25 mL. No complications.",
+     ["20610-RT"]),
+    ("R GHJ inj, posterior approach by landmarks. TA 40mg. No cx.", ["20610-RT", "J3301"]),
+    ("Injecton of the left ankel, dexa 4mg. No complications.", ["20605-LT", "J1100"]),
+])
+def test_the_act_s_own_phrase_names_the_joint_and_side(client, note, lines):
+    ext = card_for(client, note, procedures=[_joint("Joint injection")], diagnoses=OA)
+    assert labels(ext) == lines
 
 
 def test_an_unchecked_template_box_names_no_joint(client):
