@@ -710,6 +710,8 @@ CLAUSE_BREAK = re.compile(r";|\.\s|,\s*[a-z]|->|→|\s[-–—]\s|\b(?:then|and|
                           r"subsequently|once|until|but|while|when)\b", re.IGNORECASE)
 
 
+TAKEN_OUT = re.compile(r"\s*(?:of\s+(?:[a-z-]+\s+){0,2}(?:fluid|effusion)\b|(?:was\s+|were\s+)?(?:removed|drained|"
+                       r"aspirated|withdrawn|obtained|evacuated)\b)", re.IGNORECASE)
 NOT_REMOVED_REACH = 30  # characters: "with local anaesthetic an 8 French catheter was placed, one liter" is not its
 
 
@@ -717,7 +719,10 @@ def _not_removed(volume: Mention, others: list[Mention], volumes: list[Mention],
     """The volume belongs to something not removed from the patient (local anaesthetic, saline, oxygen): a
     `not_removed` phrase in the same clause of its sentence; past a comma only the nearest volume after it
     ("anaesthetic 1%, 10 mL" is the anaesthetic's; in "lido 5 mL, 1.3 L removed" or "5 L, 25 g albumin" the
-    litres are not)."""
+    litres are not). A volume the sentence says was taken out ("60 mL of cloudy fluid", "60 mL aspirated") is
+    removed."""
+    if TAKEN_OUT.match(text, volume.end):
+        return False
     for other in others:
         if other.sentence_start != volume.sentence_start:
             continue

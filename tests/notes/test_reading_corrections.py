@@ -71,3 +71,12 @@ def test_an_intercostal_catheter_on_an_underwater_seal_stays(client):
     ext = card_for(client, "R ICC 14Fr, landmark, no US. Stitched, on UWSD. 600 mL out. Nil cx. ICC in situ.",
                    procedures=[{"code": DRAIN}])
     assert labels(ext) == ["32556-RT"] and evidence_by_field(ext)["fate"]["value"] == "stayed"
+
+
+def test_a_volume_said_to_be_taken_out_after_the_anaesthetic_and_a_drain_removed(client):
+    text = ("Paracentesis under ultrasound guidance, image saved. With 4 mL lidocaine 1% local anaesthesia, 80 mL "
+            "of cloudy fluid was aspirated for cell count. Drain removed, site dry. Complications: none.")
+    ext = card_for(client, text, procedures=[{"code": PARACENTESIS}], diagnoses=("R18.8",),
+                   imaging=[{"modality": "US", "instances": 1, "procedure": 0}])
+    found = evidence_by_field(ext)
+    assert found["volume"]["value"] == 80 and found["fate"]["value"] == "removed"
