@@ -36,8 +36,12 @@ ADDENDUM = re.compile(r"^[ \t\W]*(?:addendum|late entry|correction|amendment|cor
                       re.IGNORECASE | re.MULTILINE)
 # A discharge summary's narrative of the stay ("Hospital course: ... on day 2 the right-sided procedure was done"): the
 # acts of this encounter, though its heading is read as history; only a past cue in the sentence makes one past.
-COURSE = re.compile(r"^[ \t]*(?:hospital|clinical|inpatient|ward|icu|ed) course\b[^\n:]{0,20}:",
+# A procedure's own account opened by a title with a dash ("PROCEDURE NOTE — right, 10:15") inside an H&P's plan
+# is read the same way.
+COURSE = re.compile(r"^[ \t]*(?:(?:hospital|clinical|inpatient|ward|icu|ed) course\b[^\n:]{0,20}:|"
+                    r"(?:procedure note|procedure|operative note|bedside procedure)[ \t]*[—–-])",
                     re.IGNORECASE | re.MULTILINE)
+FUTURE_CUE = re.compile(r"\b(?:will|plan(?:s|ned)?|tomorrow|consider\w*|if|should|to be)\b", re.IGNORECASE)
 HEADING = re.compile(r"^[ \t]*\[?[A-Za-z][\w /&-]{1,40}\]?[ \t]*:", re.MULTILINE)
 PAST_CUE = re.compile(r"\b(?:ago|previous(?:ly)?|s/p|status post|history of|h/o|last (?:week|month|year)|in (?:"
                       r"january|february|march|april|may|june|july|august|september|october|november|december))\b",
@@ -127,15 +131,17 @@ def _course_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _in_course(mentions: list[Mention], text: str) -> list[Mention]:
-    """Mentions in a hospital course are of the stay's acts: not history unless their sentence says past."""
+    """Mentions in a hospital course or a procedure's titled account are of the acts done: not history or plan
+    unless their sentence says past or planned."""
     spans = _course_spans(text)
     if not spans:
         return mentions
     out = []
     for m in mentions:
-        if m.section == "history" and any(a <= m.start < b for a, b in spans):
+        if m.section in NOT_DONE_SECTIONS and any(a <= m.start < b for a, b in spans):
             past = bool(PAST_CUE.search(text, m.sentence_start, m.sentence_end))
-            m = replace(m, section="procedure", historical=past)
+            planned = bool(FUTURE_CUE.search(text, m.sentence_start, m.sentence_end))
+            m = replace(m, section="procedure", historical=past, hypothetical=planned)
         out.append(m)
     return out
 

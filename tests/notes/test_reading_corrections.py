@@ -80,3 +80,12 @@ def test_a_volume_said_to_be_taken_out_after_the_anaesthetic_and_a_drain_removed
                    imaging=[{"modality": "US", "instances": 1, "procedure": 0}])
     found = evidence_by_field(ext)
     assert found["volume"]["value"] == 80 and found["fate"]["value"] == "removed"
+
+
+def test_a_procedure_account_titled_with_a_dash_inside_the_plan_is_the_act(client):
+    text = ("Assessment and plan:\n1. Large left effusion: diuresis; thoracentesis today.\n\n"
+            "PROCEDURE NOTE — thoracentesis, left (11:00)\n"
+            "Landmark technique, no imaging. Catheter placed, 1.2 L drained, catheter removed. No complications.")
+    ext = card_for(client, text)
+    assert labels(ext) == ["32554-LT"]
+    assert not {"fluid-volume", "complications", "catheter-disposition"} & set(ext.get("documentationGaps", []))
