@@ -89,3 +89,11 @@ def test_a_procedure_account_titled_with_a_dash_inside_the_plan_is_the_act(clien
     ext = card_for(client, text)
     assert labels(ext) == ["32554-LT"]
     assert not {"fluid-volume", "complications", "catheter-disposition"} & set(ext.get("documentationGaps", []))
+
+
+def test_a_misspelt_complications_statement_counts_but_a_complicated_effusion_does_not(client):
+    ext = card_for(client, "Paracentesis RLQ, landmark. 2 L removed. Catheter withdrawn. No complicatiosn.",
+                   procedures=[{"code": PARACENTESIS}], diagnoses=("R18.8",))
+    assert "complications" not in ext.get("documentationGaps", [])
+    ext = card_for(client, "Left thoracentesis for a complicated effusion, landmark. 900 mL. Catheter removed.")
+    assert "complications" in ext.get("documentationGaps", [])
