@@ -42,7 +42,11 @@ HISTORICAL_SECTIONS = frozenset({"history"})
 
 # Times in the past that close their clause ("injected with 40 mg about three months ago"): backward modifiers
 # over the whole modifier scope, not the two words before them.
-PAST_TIMES = ("last week", "last month", "last year", "days ago", "weeks ago", "months ago", "years ago")
+PAST_TIMES = ("last week", "last month", "last year", "days ago", "weeks ago", "months ago", "years ago",
+              "at another hospital", "at an outside hospital", "at another facility", "at an outside facility",
+              "elsewhere", *(f"in {month}" for month in (
+                  "january", "february", "march", "april", "june", "july", "august", "september", "october",
+                  "november", "december")))
 
 # ConText modifiers added to medspaCy's defaults: (literal, category, direction). Phrase-matched, lower case.
 CONTEXT: tuple[tuple[str, str, str], ...] = (
@@ -63,7 +67,7 @@ CONTEXT: tuple[tuple[str, str, str], ...] = (
         "already has", "already had", "already have", "still has")),
     *((w, "HISTORICAL", "BACKWARD") for w in (
         "yesterday", "in the past", "previously", "earlier this week", "earlier this month", "in the ed",
-        "on admission", "at the outside hospital", "at an outside hospital")),
+        "on admission", "at the outside hospital")),
     *((w, "HISTORICAL", "BACKWARD") for w in PAST_TIMES),
     *((w, "FAMILY", "FORWARD") for w in ("mother", "father", "sister", "brother", "family history of")),
     *((w, "NEGATED_EXISTENCE", "BACKWARD") for w in (

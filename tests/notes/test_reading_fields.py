@@ -87,3 +87,15 @@ def test_air_only_states_the_volume_and_an_empty_complications_field_states_noth
     assert labels(ext) == ["32556-LT"] and not BILLING_GAPS & set(ext.get("documentationGaps", []))
     ext = card_for(client, "Thoracentesis, right, no imaging. 900 mL removed. Catheter removed.\nComplications: ***")
     assert BILLING_GAPS & set(ext["documentationGaps"]) == {"complications"}
+
+
+def test_rt_as_real_time_is_no_side(client):
+    ext = card_for(client, "Proc: L thora under RT US (imgs archived). 1.2L removed. Cath out. No comps.")
+    assert evidence_by_field(ext)["side"]["value"] == "left"
+
+
+def test_the_other_side_tapped_at_another_hospital_is_history(client):
+    ext = card_for(client, "Lung cancer; she had a right-sided thoracentesis in March at another hospital. "
+                           "Today a left thoracentesis without imaging, 1.5 litres drained, catheter removed. "
+                           "No complications.")
+    assert evidence_by_field(ext)["side"]["value"] == "left"
