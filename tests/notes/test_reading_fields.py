@@ -3,6 +3,8 @@ held-out set (each test is the general rule, in words of our own)."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.coding.helpers import labels, post, suggestions
 
 from .kit import DRAIN, THORACENTESIS, card_for, evidence_by_field, note_call
@@ -99,3 +101,14 @@ def test_the_other_side_tapped_at_another_hospital_is_history(client):
                            "Today a left thoracentesis without imaging, 1.5 litres drained, catheter removed. "
                            "No complications.")
     assert evidence_by_field(ext)["side"]["value"] == "left"
+
+
+@pytest.mark.parametrize("text", [
+    "Removal of left intercostal drain (non-tunnelled Seldinger drain): lung re-expanded. Suture cut, drain "
+    "removed, occlusive dressing. No complications.",
+    "Right chest tube removal today, output minimal; tube pulled on expiration, dressing applied.",
+])
+def test_taking_out_a_drain_that_is_not_tunneled_is_billed_as_nothing(client, text):
+    """Removing an ordinary drain is part of its placement: not a tunneled catheter's removal, not a tap."""
+    found = suggestions(post(client, note_call(text, procedures=[{"code": {"text": "Removal of chest drain"}}])))
+    assert not any(labels(ext) for ext in found.values())
